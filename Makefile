@@ -1,0 +1,36 @@
+# The two commands of README.md: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install demo test lint bench clean
+
+install: $(VENV)/.installed
+
+# torch first and pinned: a CPU build of 2.13.0 lies on this machine's disk; a looser
+# requirement would pull a several-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: install
+	$(BIN)/bridge ingest corpus/
+	$(BIN)/bridge serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m bench.ingest_throughput
+	$(BIN)/python -m bench.search_latency
+
+clean:
+	rm -rf $(VENV) data

@@ -1,0 +1,62 @@
+"""The FastAPI application: routers, shared state, and error shapes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.routers import documents, health, search
+from search.embedding import load_encoder
+from search.knowledge_base import KnowledgeBase
+from search.settings import Settings, get_settings
+
+
+def open_knowledge_base(settings: Settings) -> KnowledgeBase:
+    """The knowledge base under the configured data directory, with its model loaded."""
+    encoder = load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size)
+    return KnowledgeBase(settings, encoder)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+    return "; ".join(parts)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.kb = open_knowledge_base(settings)
+        yield
+
+    app = FastAPI(
+        title="Knowledge Bridge",
+        version="0.1.0",
+        description="Search every office's interviews, decks and reports by meaning, "
+        "across languages.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={
+            "detail": _validation_message(exc), "errors": jsonable_errors(exc)})
+
+    for router in (health.router, search.router, documents.router):
+        app.include_router(router)
+    return app
+
+
+def jsonable_errors(exc: RequestValidationError) -> list[dict]:
+    from fastapi.encoders import jsonable_encoder
+
+    return jsonable_encoder(exc.errors(), custom_encoder={Exception: str})

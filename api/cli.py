@@ -1,0 +1,135 @@
+"""The ``bridge`` command line: ingest, serve, search, status."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from search.settings import get_settings
+
+app = typer.Typer(help="Knowledge Bridge: search every office's documents by meaning.",
+                  no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_show_locals=False)
+
+OfficeOpt = Annotated[str | None, typer.Option(help="Office, e.g. Boston.")]
+
+
+def _kb():
+    from api.app import open_knowledge_base
+    from search.knowledge_base import ModelMismatchError
+
+    try:
+        return open_knowledge_base(get_settings())
+    except ModelMismatchError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    office: OfficeOpt = None,
+    region: Annotated[str | None, typer.Option(help="US or EU.")] = None,
+    team: Annotated[str | None, typer.Option()] = None,
+    doc_type: Annotated[str | None, typer.Option(
+        "--type", help="interview, pitch_deck, report or other.")] = None,
+    language: Annotated[str | None, typer.Option("--lang", help="ISO 639-1 code.")] = None,
+    force: Annotated[bool, typer.Option(help="Re-ingest files whose content is unchanged.")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Ingest files and folders (PDF, PPTX, DOCX, Markdown, text, VTT, SRT)."""
+    from tqdm import tqdm
+
+    from ingest.pipeline import Ingestor
+
+    kb = _kb()
+    overrides = {"office": office, "region": region, "team": team, "doc_type": doc_type,
+                 "language": language}
+    report = Ingestor(kb, overrides, force=force).run(
+        paths, progress=lambda files: tqdm(files, desc="ingest", unit="file", file=sys.stderr))
+    if as_json:
+        from dataclasses import asdict
+
+        typer.echo(json.dumps({**asdict(report), "chunks_per_second": report.chunks_per_second},
+                              indent=2))
+        return
+    typer.echo(f"indexed {len(report.indexed)} files ({report.chunks} chunks) in "
+               f"{report.seconds:.1f}s, {report.chunks_per_second:.1f} chunks/s; "
+               f"unchanged {len(report.unchanged)}; skipped {len(report.failed)}")
+    for failure in report.failed:
+        typer.echo(f"  skipped {failure.path}: {failure.reason}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: settings host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: settings port.")] = None,
+) -> None:
+    """Serve the HTTP API (docs at /docs)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in any language.")],
+    office: OfficeOpt = None,
+    region: Annotated[str | None, typer.Option()] = None,
+    language: Annotated[str | None, typer.Option("--lang")] = None,
+    doc_type: Annotated[str | None, typer.Option("--type")] = None,
+    k: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    documents: Annotated[bool, typer.Option("--documents", help="Group hits per document.")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search by meaning; filters narrow by office, region, language and type."""
+    from pydantic import ValidationError
+
+    from search.records import Filters
+
+    try:
+        filters = Filters(office=office, region=region, language=language, doc_type=doc_type)
+    except ValidationError as exc:
+        typer.secho(f"error: {exc.errors()[0]['msg']}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    kb = _kb()
+    results = (kb.search_documents(query, filters, k) if documents
+               else kb.search(query, filters, k))
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2,
+                              ensure_ascii=False))
+        return
+    for rank, result in enumerate(results, 1):
+        hit = result.hits[0] if documents else result
+        doc = hit.document
+        where = ", ".join(f"{k} {v}" for k, v in hit.provenance.as_dict().items())
+        typer.secho(f"{rank:2d}. {result.score:.3f}  {doc.title}  [{doc.office or '?'}, "
+                    f"{hit.language or doc.language or '?'}, {doc.doc_type}]  {where}", bold=True)
+        typer.echo(f"    {hit.snippet}")
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """What the knowledge base holds: model, generation, documents per office and language."""
+    info = _kb().status()
+    if as_json:
+        typer.echo(json.dumps(info, indent=2))
+        return
+    for key, value in info.items():
+        typer.echo(f"{key:12s} {value}")

@@ -1,0 +1,57 @@
+"""Request and response models of the HTTP API (records come from ``search.records``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from search.records import Chunk, Document, DocumentHits, Filters, Hit
+
+MAX_QUERY_CHARS = 2000
+MAX_K = 100
+MAX_OFFSET = 1000
+
+
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS,
+                       examples=["télésurveillance insuffisance cardiaque"])
+    k: int = Field(10, ge=1, le=MAX_K, description="Results to return.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Results to skip (paging).")
+    filters: Filters = Field(default_factory=Filters)
+    group_by_document: bool = Field(
+        False, description="Return documents with their matching chunks instead of chunks.")
+
+
+class SearchResponse(BaseModel):
+    query: str
+    k: int
+    offset: int
+    took_ms: float
+    hits: list[Hit] = Field(default_factory=list, description="Chunk hits (ungrouped search).")
+    documents: list[DocumentHits] = Field(
+        default_factory=list, description="Document groups (group_by_document=true).")
+
+
+class DocumentPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    documents: list[Document]
+
+
+class DocumentDetail(BaseModel):
+    document: Document
+    chunks: list[Chunk]
+
+
+class Health(BaseModel):
+    status: str
+    generation: int
+    documents: int
+    chunks: int
+    model: str
+
+
+class ErrorResponse(BaseModel):
+    detail: str

@@ -1,0 +1,1 @@
+"""Ingest: files to parsed documents to chunks to vectors, written through `search`."""

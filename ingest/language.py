@@ -1,0 +1,37 @@
+"""Language detection with lingua, restricted to the languages in settings.
+
+Restricting the candidates keeps the detector small and accurate on short
+chunks; text too short or too ambiguous gets ``None`` rather than a guess.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
+
+MIN_CHARS = 12
+MIN_CONFIDENCE = 0.5
+
+
+@lru_cache(maxsize=4)
+def _detector(codes: tuple[str, ...]) -> LanguageDetector:
+    languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, c.upper())) for c in codes]
+    builder = LanguageDetectorBuilder.from_languages(*languages)
+    return builder.with_preloaded_language_models().build()
+
+
+class LanguageDetectorStep:
+    """Detects the ISO 639-1 code of a text among the configured languages."""
+
+    def __init__(self, codes: list[str]) -> None:
+        self._detector = _detector(tuple(sorted(codes)))
+
+    def detect(self, text: str) -> str | None:
+        sample = text[:2000]
+        if len(sample.strip()) < MIN_CHARS:
+            return None
+        confidences = self._detector.compute_language_confidence_values(sample)
+        if not confidences or confidences[0].value < MIN_CONFIDENCE:
+            return None
+        return confidences[0].language.iso_code_639_1.name.lower()

@@ -1,0 +1,112 @@
+"""Small helpers several parsers share, so each format module stays about its format."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+from ingest.document import ParseError, Unit
+
+_BLANK_RUNS = re.compile(r"\n{3,}")
+_TRAILING_SPACE = re.compile(r"[ \t]+\n")
+_INNER_SPACE = re.compile(r"(?<=\S)[ \t]{2,}")
+# Office files break lines inside a paragraph with a vertical tab or a form feed.
+_SOFT_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n", "\x00": None})
+
+# Speaker labels of transcripts: "Q:", "A:", "Name:", "Firstname Lastname:", "Dr. Jane Doe:".
+_NAME_WORD = r"[^\W\d_][\w'’.-]*"
+_SPEAKER_LABEL = re.compile(
+    rf"^\s*(?P<name>{_NAME_WORD}(?: {_NAME_WORD}){{0,2}}):[ \t]+(?P<text>\S.*)$"
+)
+
+# Titles that Office templates fill in by themselves: they name the application, not the file.
+_TEMPLATE_TITLES = frozenset(
+    {"presentation", "powerpoint presentation", "document", "word document", "untitled"}
+)
+
+
+def tidy(text: str) -> str:
+    """Normalise extracted text: soft breaks to newlines, runs of spaces inside a line to one
+    (indentation is kept), no trailing spaces, at most one blank line in a row, no surrounding
+    whitespace. Parsers call this on every unit, so an empty unit is an empty string."""
+    text = text.translate(_SOFT_BREAKS).replace("\r\n", "\n")
+    text = _TRAILING_SPACE.sub("\n", _INNER_SPACE.sub(" ", text))
+    return _BLANK_RUNS.sub("\n\n", text).strip()
+
+
+def one_line(text: str) -> str:
+    """Collapse all whitespace, for text used as a label (a section title, a speaker)."""
+    return " ".join(text.split())
+
+
+def shorten(text: str, limit: int = 80) -> str:
+    """Cut ``text`` to about ``limit`` characters at a word boundary, marking the cut."""
+    text = one_line(text)
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
+    return cut.rstrip(" ,;:.") + "…"
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line description of an exception for a ParseError reason shown to users."""
+    detail = shorten(str(exc), 120)
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
+def render_table(rows: Iterable[Iterable[str]]) -> str:
+    """Rows as lines of " | "-joined cells; rows with no text at all are dropped."""
+    lines = []
+    for row in rows:
+        cells = [one_line(cell) for cell in row]
+        if any(cells):
+            lines.append(" | ".join(cells))
+    return "\n".join(lines)
+
+
+def split_speaker(line: str) -> tuple[str, str] | None:
+    """``(speaker, text)`` when ``line`` starts with a speaker label, else None.
+
+    Every word of the label must start with a capital letter so that ordinary sentences with
+    a colon ("note that: ...", "see below: ...") are not taken for speaker turns.
+    """
+    match = _SPEAKER_LABEL.match(line)
+    if match is None:
+        return None
+    name = match["name"]
+    if not all(word[0].isupper() for word in name.split()):
+        return None
+    return name, match["text"].strip()
+
+
+def require_units(units: list[Unit], reason: str = "no text") -> list[Unit]:
+    """Refuse a document without any text: indexing it would only hide the problem."""
+    if not units:
+        raise ParseError(reason)
+    return units
+
+
+def iso_date(value: Any) -> str | None:
+    """``yyyy-mm-dd`` for a date or datetime, None for anything else."""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return None
+
+
+def declared_metadata(
+    title: Any = None, author: Any = None, created: Any = None, language: Any = None
+) -> dict[str, str]:
+    """What a file declares about itself, without empty values or template titles."""
+    values = {
+        "title": one_line(str(title or "")),
+        "author": one_line(str(author or "")),
+        "date": iso_date(created) or "",
+        "language": one_line(str(language or "")),
+    }
+    if values["title"].lower() in _TEMPLATE_TITLES:
+        values["title"] = ""
+    return {key: value for key, value in values.items() if value}

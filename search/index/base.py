@@ -1,0 +1,45 @@
+"""The interface every vector index backend implements (txtai's ANN shape)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import numpy as np
+
+
+class VectorIndex(ABC):
+    """Unit vectors keyed by chunk id, searched by inner product."""
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+
+    @abstractmethod
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Add ``vectors`` (n, d float32) under ``ids`` (n int64)."""
+
+    @abstractmethod
+    def delete(self, ids: np.ndarray) -> None:
+        """Remove the vectors stored under ``ids``; unknown ids are ignored."""
+
+    @abstractmethod
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (scores, ids) per query, only among ``allowed_ids`` when given.
+
+        Missing results are padded with id -1.
+        """
+
+    @abstractmethod
+    def save(self, path: Path) -> None:
+        """Write the index to ``path`` (the caller makes it atomic)."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, path: Path) -> VectorIndex:
+        """Read an index written by :meth:`save`."""
+
+    @abstractmethod
+    def __len__(self) -> int:
+        """Number of stored vectors."""

@@ -1,0 +1,90 @@
+"""One typed settings object for the whole service.
+
+Values come, highest first, from keyword arguments, ``BRIDGE_*`` environment
+variables, a TOML file (``BRIDGE_CONFIG``, else ``bridge.toml`` in the working
+directory when present) and the defaults below. It lives in ``search`` because
+every layer needs it and ``search`` is the one layer all others may import.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = "bridge.toml"
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("BRIDGE_CONFIG", DEFAULT_CONFIG_FILE))
+
+
+class Settings(BaseSettings):
+    """Every tunable of Knowledge Bridge; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(env_prefix="BRIDGE_", extra="ignore")
+
+    data_dir: Path = Field(Path("data"), description="Where the database and index live.")
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "knowledge-bridge",
+        description="Where converted models are cached.",
+    )
+    model: str = Field(
+        "multilingual-e5-small",
+        description="Embedding model: a built-in name, a local folder or a hub id.",
+    )
+    index_backend: str = Field("faiss", description="Vector index backend (see search.index).")
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+    chunk_tokens: int = Field(200, ge=32, le=510, description="Token budget of one chunk.")
+    chunk_overlap_tokens: int = Field(24, ge=0, le=128)
+    commit_every_chunks: int = Field(
+        2000, ge=1, description="Publish the index after this many new chunks during an ingest."
+    )
+    languages: list[str] = Field(
+        ["en", "fr", "de", "es", "it", "pt", "nl"],
+        description="ISO 639-1 codes the language detector chooses among.",
+    )
+    office_regions: dict[str, str] = Field(
+        {"boston": "US", "paris": "EU", "berlin": "EU", "madrid": "EU", "london": "EU"},
+        description="Region implied by an office (lower-case name) when no source says.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    default_k: int = Field(10, ge=1, le=100)
+    max_k: int = Field(100, ge=1, le=1000)
+    max_query_chars: int = Field(2000, ge=10)
+    snippet_chars: int = Field(320, ge=40)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "bridge.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return init_settings, env_settings, toml
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

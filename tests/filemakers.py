@@ -1,0 +1,156 @@
+"""Builders of small test documents, shared by parser and end-to-end tests.
+
+Tests make their own files rather than checking binaries into the repository, so each test
+says exactly what its input contains.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import docx
+import pptx
+from docx.enum.section import WD_SECTION
+from pptx.util import Inches
+from pypdf import PdfReader, PdfWriter
+from reportlab.pdfgen.canvas import Canvas
+
+# Bytes an encrypted Office file starts with: the OLE compound file signature.
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# The creation date written into Office files, so tests can check it comes back.
+FIXED_DATE = datetime(2023, 5, 17, 9, 30, tzinfo=UTC)
+
+
+def make_pdf(
+    path: Path,
+    pages: list[str],
+    password: str | None = None,
+    *,
+    owner_password: str | None = None,
+    title: str | None = None,
+    author: str | None = None,
+    created: datetime | None = None,
+) -> Path:
+    """A PDF with one page per string ("" makes a page without text).
+
+    ``password`` is the user password needed to open it; ``owner_password`` alone encrypts it
+    with an empty user password, the way "copy-protected" PDFs are.
+    """
+    buffer = io.BytesIO()
+    canvas = Canvas(buffer)
+    for text in pages:
+        for number, line in enumerate(text.splitlines()):
+            canvas.drawString(72, 770 - 16 * number, line)
+        canvas.showPage()
+    canvas.save()
+    writer = PdfWriter(clone_from=PdfReader(buffer))
+    info = {"/Title": title, "/Author": author}
+    if created is not None:
+        info["/CreationDate"] = created.strftime("D:%Y%m%d%H%M%S")
+    writer.add_metadata({key: value for key, value in info.items() if value})
+    if password is not None or owner_password is not None:
+        writer.encrypt(
+            user_password=password or "",
+            owner_password=owner_password or password,
+            algorithm="AES-128",
+        )
+    with path.open("wb") as handle:
+        writer.write(handle)
+    return path
+
+
+@dataclass
+class SlideSpec:
+    """One slide: an optional title, body paragraphs, a table, grouped text boxes, notes."""
+
+    title: str | None = None
+    body: list[str] = field(default_factory=list)
+    table: list[list[str]] | None = None
+    group: list[str] = field(default_factory=list)
+    notes: str | None = None
+
+
+def make_pptx(
+    path: Path, slides: list[SlideSpec], *, title: str | None = None, author: str | None = None
+) -> Path:
+    presentation = pptx.Presentation()
+    title_only = presentation.slide_layouts[5]
+    blank = presentation.slide_layouts[6]
+    for spec in slides:
+        slide = presentation.slides.add_slide(title_only if spec.title else blank)
+        if spec.title:
+            slide.shapes.title.text = spec.title
+        if spec.body:
+            box = slide.shapes.add_textbox(Inches(1), Inches(2), Inches(8), Inches(1))
+            box.text_frame.text = "\n".join(spec.body)
+        if spec.table:
+            rows, cols = len(spec.table), len(spec.table[0])
+            shape = slide.shapes.add_table(rows, cols, Inches(1), Inches(3), Inches(8), Inches(2))
+            for r, row in enumerate(spec.table):
+                for c, value in enumerate(row):
+                    shape.table.cell(r, c).text = value
+        if spec.group:
+            group = slide.shapes.add_group_shape()
+            for i, text in enumerate(spec.group):
+                box = group.shapes.add_textbox(Inches(1 + 2 * i), Inches(5), Inches(2), Inches(1))
+                box.text_frame.text = text
+        if spec.notes:
+            slide.notes_slide.notes_text_frame.text = spec.notes
+    presentation.core_properties.title = title or ""
+    presentation.core_properties.author = author or ""
+    presentation.core_properties.created = FIXED_DATE
+    presentation.save(str(path))
+    return path
+
+
+@dataclass
+class Heading:
+    text: str
+    level: int = 1
+
+
+@dataclass
+class Table:
+    rows: list[list[str]]
+
+
+Block = str | Heading | Table  # a plain string is a body paragraph
+
+
+def make_docx(
+    path: Path,
+    blocks: list[Block],
+    *,
+    header: str | None = None,
+    footer: str | None = None,
+    new_section_before: int | None = None,
+    title: str | None = None,
+    author: str | None = None,
+) -> Path:
+    """A DOCX of ``blocks`` in order; ``new_section_before`` starts a second section (which
+    inherits the header and footer) before the block with that index."""
+    document = docx.Document()
+    for index, block in enumerate(blocks):
+        if index == new_section_before:
+            document.add_section(WD_SECTION.NEW_PAGE)
+        if isinstance(block, Heading):
+            document.add_heading(block.text, level=block.level)
+        elif isinstance(block, Table):
+            table = document.add_table(rows=len(block.rows), cols=len(block.rows[0]))
+            for r, row in enumerate(block.rows):
+                for c, value in enumerate(row):
+                    table.cell(r, c).text = value
+        else:
+            document.add_paragraph(block)
+    if header:
+        document.sections[0].header.paragraphs[0].text = header
+    if footer:
+        document.sections[0].footer.paragraphs[0].text = footer
+    document.core_properties.title = title or ""
+    document.core_properties.author = author or ""
+    document.core_properties.created = FIXED_DATE
+    document.save(str(path))
+    return path

@@ -1,0 +1,164 @@
+"""End to end, as a user runs it: `bridge ingest corpus/`, `bridge serve`, HTTP queries.
+
+The server is the real one (uvicorn in its own process, on loopback), over the
+real sample corpus and the real multilingual model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import CORPUS
+
+BRIDGE = [sys.executable, "-m", "api"]
+PLANTED = yaml.safe_load((CORPUS / "planted.yaml").read_text(encoding="utf-8"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return {**os.environ, "BRIDGE_DATA_DIR": str(tmp_path_factory.mktemp("e2e"))}
+
+
+@pytest.fixture(scope="module")
+def ingest_report(env: dict[str, str]) -> dict:
+    run = subprocess.run([*BRIDGE, "ingest", str(CORPUS), "--json"], env=env,
+                         capture_output=True, text=True, timeout=900, check=True)
+    return json.loads(run.stdout)
+
+
+@pytest.fixture(scope="module")
+def server(env: dict[str, str], ingest_report: dict) -> Iterator[httpx.Client]:
+    port = free_port()
+    process = subprocess.Popen([*BRIDGE, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if client.get("/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {process.stdout.read().decode()}")
+            time.sleep(0.5)
+        yield client
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def documents_for(client: httpx.Client, query: str, k: int, **filters: list[str]) -> list[str]:
+    response = client.post("/search", json={"query": query, "k": k, "group_by_document": True,
+                                            "filters": filters})
+    assert response.status_code == 200, response.text
+    return [g["document"]["source_path"] for g in response.json()["documents"]]
+
+
+def test_corpus_ingests_completely(ingest_report: dict) -> None:
+    assert ingest_report["failed"] == []
+    assert len(ingest_report["indexed"]) >= 30
+    assert ingest_report["chunks"] >= len(ingest_report["indexed"])
+
+
+def test_health_and_docs(server: httpx.Client) -> None:
+    health = server.get("/health").json()
+    assert health["status"] == "ok" and health["documents"] >= 30
+    assert health["model"] == "multilingual-e5-small"
+    assert server.get("/docs").status_code == 200
+    assert "/search" in server.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("finding", PLANTED, ids=[f["id"] for f in PLANTED])
+def test_european_query_finds_the_boston_finding(server: httpx.Client, finding: dict) -> None:
+    boston = str((CORPUS / finding["boston"]).resolve())
+    assert boston in documents_for(server, finding["query_local"], 3, office=["Boston"])
+    assert boston in documents_for(server, finding["query_local"], 5)
+
+
+@pytest.mark.parametrize("finding", PLANTED, ids=[f["id"] for f in PLANTED])
+def test_english_query_finds_the_european_finding(server: httpx.Client, finding: dict) -> None:
+    europe = str((CORPUS / finding["europe"]).resolve())
+    assert europe in documents_for(server, finding["query_en"], 3,
+                                   office=[finding["europe_office"]])
+    assert europe in documents_for(server, finding["query_en"], 5)
+
+
+def test_filters_narrow_results(server: httpx.Client) -> None:
+    query = {"query": "remote monitoring of heart failure", "k": 20}
+    everything = server.post("/search", json=query).json()["hits"]
+    assert len(everything) == 20
+    assert len({h["document"]["office"] for h in everything}) > 1
+    french = server.post("/search", json={**query, "filters": {"language": ["fr"]}}).json()
+    assert french["hits"] and {h["document"]["language"] for h in french["hits"]} == {"fr"}
+    eu = server.post("/search", json={**query, "filters": {"region": "EU",
+                                                           "doc_type": ["report"]}}).json()
+    assert {(h["document"]["region"], h["document"]["doc_type"]) for h in eu["hits"]} == {
+        ("EU", "report")}
+    dated = server.post("/search", json={**query, "filters": {
+        "date_from": "2024-01-01", "date_to": "2024-06-30"}}).json()["hits"]
+    assert dated and all("2024-01-01" <= h["document"]["date"] <= "2024-06-30" for h in dated)
+
+
+def test_documents_listing_and_detail(server: httpx.Client) -> None:
+    page = server.get("/documents", params={"limit": 5, "offset": 0}).json()
+    assert page["total"] >= 30 and len(page["documents"]) == 5
+    berlin = server.get("/documents", params={"office": "Berlin", "limit": 100}).json()
+    assert 0 < berlin["total"] < page["total"]
+    assert {d["office"] for d in berlin["documents"]} == {"Berlin"}
+    deck = next(d for d in server.get("/documents", params={
+        "doc_type": "pitch_deck", "limit": 100}).json()["documents"]
+        if d["source_path"].endswith(".pptx"))
+    detail = server.get(f"/documents/{deck['id']}").json()
+    assert detail["document"]["n_chunks"] == len(detail["chunks"]) > 0
+    assert all(c["provenance"]["slide"] >= 1 for c in detail["chunks"])
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), [
+    ("get", "/documents/999999", None, 404),
+    ("get", "/documents/abc", None, 422),
+    ("get", "/documents?limit=0", None, 422),
+    ("get", "/documents?date_from=yesterday", None, 422),
+    ("post", "/search", {"query": ""}, 422),
+    ("post", "/search", {"query": "x", "k": 0}, 422),
+    ("post", "/search", {"query": "x", "k": 10_000}, 422),
+    ("post", "/search", {"query": "x", "offset": -1}, 422),
+    ("post", "/search", {"query": "x", "filters": {"colour": ["red"]}}, 422),
+    ("post", "/search", {"query": "x", "filters": {"doc_type": ["poem"]}}, 422),
+    ("post", "/search", {"query": "x" * 5000}, 422),
+    ("post", "/search", None, 422),
+])
+def test_bad_requests_get_a_4xx_with_a_message(server: httpx.Client, method: str, path: str,
+                                               body: dict | None, status: int) -> None:
+    response = server.request(method.upper(), path, json=body)
+    assert response.status_code == status, response.text
+    assert response.json()["detail"]
+
+
+def test_cli_search_json(env: dict[str, str], ingest_report: dict) -> None:
+    run = subprocess.run([*BRIDGE, "search", "Fernüberwachung Herzinsuffizienz", "--k", "3",
+                          "--lang", "de", "--json"], env=env, capture_output=True, text=True,
+                         timeout=300, check=True)
+    hits = json.loads(run.stdout)
+    assert len(hits) == 3 and {h["document"]["language"] for h in hits} == {"de"}
+    status = subprocess.run([*BRIDGE, "status", "--json"], env=env, capture_output=True,
+                            text=True, timeout=300, check=True)
+    assert json.loads(status.stdout)["documents"] == len(ingest_report["indexed"])

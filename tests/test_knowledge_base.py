@@ -1,0 +1,124 @@
+"""The knowledge base: dense search with filters, paging, grouping, and safe publishing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from search.knowledge_base import KnowledgeBase
+from search.records import DocType, DocumentMeta, Filters, NewChunk, Provenance
+
+DOCS = [
+    # office, language, type, date, texts
+    ("Boston", "en", DocType.interview, "2024-03-01",
+     ["Weight-gain alerts cut heart failure readmissions by a third.",
+      "The cardiology team reviews alerts every morning."]),
+    ("Paris", "fr", DocType.report, "2024-06-15",
+     ["La télésurveillance de l'insuffisance cardiaque réduit les réhospitalisations.",
+      "Le financement passe par le programme ETAPES."]),
+    ("Berlin", "de", DocType.pitch_deck, "2023-11-20",
+     ["Die App erinnert Patienten an ihre Medikamente.",
+      "Die DiGA-Zulassung dauerte zwölf Monate."]),
+    ("Madrid", "es", DocType.report, "2025-01-10",
+     ["La monitorización de la EPOC en casa evita visitas a urgencias.",
+      "Los hospitales piden integración con la historia clínica."]),
+]
+
+
+def meta(i: int, office: str, language: str, doc_type: DocType, date: str) -> DocumentMeta:
+    return DocumentMeta(title=f"{office} doc", office=office, region="US" if office == "Boston"
+                        else "EU", doc_type=doc_type, language=language,
+                        date=dt.date.fromisoformat(date), source_path=f"/docs/{i}.txt",
+                        content_hash=str(i))
+
+
+def put_all(kb: KnowledgeBase, docs=DOCS) -> None:
+    with kb.writer() as writer:
+        for i, (office, language, doc_type, date, texts) in enumerate(docs):
+            chunks = [NewChunk(text=t, language=language, provenance=Provenance(page=p + 1))
+                      for p, t in enumerate(texts)]
+            writer.put(meta(i, office, language, doc_type, date), chunks,
+                       kb.encoder.encode_documents(texts))
+
+
+@pytest.fixture
+def filled(kb: KnowledgeBase) -> KnowledgeBase:
+    put_all(kb)
+    return kb
+
+
+def test_search_finds_the_same_finding_across_languages(filled: KnowledgeBase) -> None:
+    hits = filled.search("heart failure readmissions remote monitoring", k=2)
+    assert {h.document.office for h in hits} == {"Boston", "Paris"}
+    hits = filled.search(
+        "les alertes de prise de poids réduisent les réhospitalisations",
+        Filters(office=["boston"]), k=1)
+    assert hits[0].text.startswith("Weight-gain alerts")
+    assert hits[0].provenance.page == 1 and hits[0].document.language == "en"
+
+
+def test_filters_apply_before_ranking_so_k_is_filled(filled: KnowledgeBase) -> None:
+    hits = filled.search("heart failure", Filters(region=["EU"]), k=6)
+    assert len(hits) == 6 and {h.document.region for h in hits} == {"EU"}
+    hits = filled.search("heart failure", Filters(language=["de", "es"]), k=10)
+    assert len(hits) == 4 and {h.language for h in hits} == {"de", "es"}
+    hits = filled.search("heart failure", Filters(doc_type=[DocType.report]), k=10)
+    assert {h.document.office for h in hits} == {"Paris", "Madrid"}
+    window = Filters(date_from=dt.date(2024, 1, 1), date_to=dt.date(2024, 12, 31))
+    assert {h.document.office for h in filled.search("x", window, k=10)} == {"Boston", "Paris"}
+    assert filled.search("x", Filters(office=["Tokyo"]), k=5) == []
+
+
+def test_offset_pages_through_the_same_ranking(filled: KnowledgeBase) -> None:
+    everything = [h.chunk_id for h in filled.search("hospital", k=8)]
+    assert len(everything) == 8 and len(set(everything)) == 8
+    assert [h.chunk_id for h in filled.search("hospital", k=3, offset=3)] == everything[3:6]
+
+
+def test_grouping_returns_each_document_once_with_its_chunks(filled: KnowledgeBase) -> None:
+    groups = filled.search_documents("heart failure readmissions", k=3)
+    assert len(groups) == 3 and len({g.document.id for g in groups}) == 3
+    assert groups[0].score == groups[0].hits[0].score
+    assert sum(len(g.hits) for g in groups) >= 3
+    assert all(h.document.id == g.document.id for g in groups for h in g.hits)
+
+
+def test_documents_page_and_detail(filled: KnowledgeBase) -> None:
+    page, total = filled.documents(Filters(region=["EU"]), limit=2, offset=0)
+    assert total == 3 and len(page) == 2
+    assert page[0].date >= page[1].date  # newest first
+    document, chunks = filled.document(page[0].id)
+    assert document.n_chunks == 2 == len(chunks) and chunks[0].ordinal == 0
+    assert filled.document(10_000) is None
+
+
+def test_replacing_a_document_leaves_no_stale_vectors(filled: KnowledgeBase) -> None:
+    generation, index = filled.index()
+    replaced = [("Boston", "en", DocType.interview, "2024-03-01", ["Only one new chunk."])]
+    put_all(filled, replaced)
+    new_generation, new_index = filled.index()
+    assert new_generation == generation + 1 and len(new_index) == len(index) - 1
+    assert all("Weight-gain" not in h.text for h in filled.search("weight gain alerts", k=8))
+    assert filled.status()["chunks"] == len(new_index)
+
+
+def test_a_reader_keeps_its_generation_until_the_next_is_published(filled: KnowledgeBase,
+                                                                    encoder) -> None:
+    reader = KnowledgeBase(filled.settings, encoder)
+    generation, index = reader.index()
+    with filled.writer() as writer:
+        writer.delete("/docs/0.txt")
+        # not yet published: the reader still serves the complete old generation
+        assert reader.index() == (generation, index)
+    assert reader.index()[0] == generation + 1
+    assert all(h.document.office != "Boston" for h in reader.search("heart failure", k=8))
+
+
+def test_failed_publish_changes_nothing(filled: KnowledgeBase) -> None:
+    before = filled.status()
+    with pytest.raises(ValueError), filled.writer() as writer:
+        writer.put(meta(9, "Boston", "en", DocType.other, "2024-01-01"),
+                   [NewChunk(text="a"), NewChunk(text="b")], np.zeros((1, 384), np.float32))
+    assert filled.status() == before
