@@ -2,10 +2,12 @@
 
 A unit from the parser (page, slide, section, question with its answer) becomes
 one chunk when it fits the budget, so a deck is searched slide by slide. Runs
-of transcript cues (units with timestamps) are packed together up to the budget,
-because a single cue is too short to carry a finding. A unit over the budget is
-split at sentence boundaries, with a small overlap of whole sentences so a
-finding that straddles the cut is still whole in one chunk.
+of transcript cues (units with timestamps), and consecutive units from the
+same place (the paragraphs of a plain text, of one section), are packed
+together up to the budget: a single cue or line is too short to carry a
+finding. A unit over the budget is split at sentence boundaries, with a small
+overlap of whole sentences so a finding that straddles the cut is still whole
+in one chunk.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ class Chunker:
 
     def chunk(self, document: ParsedDocument, language: str | None = None) -> list[NewChunk]:
         chunks: list[NewChunk] = []
-        for unit in self._pack_cues(document.units):
+        for unit in self._pack(document.units):
             text = clean_text(unit.text)
             if not text:
                 continue
@@ -72,15 +74,29 @@ class Chunker:
                 chunks.extend(self._split(text, unit.provenance, language))
         return chunks
 
-    def _pack_cues(self, units: list[Unit]) -> list[Unit]:
-        """Merge consecutive timed units (transcript cues) up to the budget."""
+    def _pack(self, units: list[Unit]) -> list[Unit]:
+        """Merge consecutive timed units, or units from the same place, up to the budget.
+
+        The speaker who opens a transcript is taken as the interviewer: their
+        next turn after someone else spoke starts a new chunk, so a chunk is a
+        question with its answer rather than the end of one and the start of
+        the next.
+        """
         packed: list[Unit] = []
         tokens = 0
+        interviewer = next((u.provenance.speaker for u in units if u.provenance.speaker), None)
         for unit in units:
             n = self.count_tokens(unit.text)
             last = packed[-1] if packed else None
-            if (last is not None and last.provenance.start_s is not None
-                    and unit.provenance.start_s is not None and tokens + n <= self.budget):
+            fits = last is not None and tokens + n <= self.budget
+            if fits and last.provenance == unit.provenance:
+                packed[-1] = Unit(text=f"{last.text}\n\n{unit.text}", provenance=last.provenance)
+                tokens += n
+                continue
+            new_question = (interviewer is not None and unit.provenance.speaker == interviewer
+                            and last is not None and last.provenance.speaker != interviewer)
+            if (fits and last.provenance.start_s is not None
+                    and unit.provenance.start_s is not None and not new_question):
                 speakers = [s for s in (last.provenance.speaker, unit.provenance.speaker) if s]
                 speaker = ", ".join(dict.fromkeys(", ".join(speakers).split(", "))) or None
                 packed[-1] = Unit(

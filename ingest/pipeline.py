@@ -19,7 +19,6 @@ import numpy as np
 
 from ingest.chunking import Chunker
 from ingest.document import ParsedDocument, ParseError
-from ingest.language import LanguageDetectorStep
 from ingest.metadata import (
     MANIFEST_NAME,
     MetadataError,
@@ -30,6 +29,7 @@ from ingest.metadata import (
 )
 from ingest.parsers import SUPPORTED_SUFFIXES, parse_file
 from search.knowledge_base import KnowledgeBase, Writer
+from search.language import LanguageDetector
 from search.records import DocumentMeta, NewChunk
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[FileFailure]]:
 class Preparer:
     """Parses one file and turns it into metadata and chunks with languages."""
 
-    def __init__(self, chunker: Chunker, languages: LanguageDetectorStep,
+    def __init__(self, chunker: Chunker, languages: LanguageDetector,
                  overrides: dict[str, Any], office_regions: dict[str, str]) -> None:
         self.chunker = chunker
         self.languages = languages
@@ -138,7 +138,7 @@ class Ingestor:
         self.force = force
         self.preparer = Preparer(
             Chunker(kb.encoder.count_tokens, settings.chunk_tokens, settings.chunk_overlap_tokens),
-            LanguageDetectorStep(settings.languages),
+            LanguageDetector(settings.languages),
             {k: v for k, v in (overrides or {}).items() if v},
             settings.office_regions,
         )

@@ -5,13 +5,16 @@ in one step: the vectors go to a new file (written, flushed, renamed), then a
 single SQLite transaction stores the documents and chunks and points ``meta``
 at the new generation. A reader always loads the generation the database names,
 so it sees either everything of a write or nothing of it; a crash leaves at
-worst an orphan file that the next publish removes.
+worst an orphan file that the next publish removes. The language centroids the
+generation's vectors were centred with are published in the same transaction
+(see ``search.centering``).
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from search.centering import LanguageCentroids
 from search.embedding import Encoder
 from search.index import VectorIndex, index_class
+from search.language import LanguageDetector
 from search.records import (
     Chunk,
     Document,
@@ -41,6 +46,15 @@ GENERATIONS_KEPT = 2  # the live one and the one a slow reader may still be load
 
 class ModelMismatchError(RuntimeError):
     """The index was built with another model than the one configured."""
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One published state: its number, its index and the centroids its vectors use."""
+
+    number: int
+    index: VectorIndex
+    centroids: LanguageCentroids
 
 
 @dataclass
@@ -73,21 +87,36 @@ class Writer:
 
     def publish(self) -> int:
         """Make every pending write visible at once; returns the new generation."""
-        kb = self._kb
-        with kb.store.connect() as db:
-            generation, index = kb.load_generation(db)
-            for source_path in self._deletes:
-                index.delete(np.array(kb.store.delete_document(db, source_path), np.int64))
+        kb, store, dimension = self._kb, self._kb.store, self._kb.encoder.dimension
+        with store.connect() as db:
+            live = kb.load_generation(db)
+            index, centroids = live.index, live.centroids
+            added_ids: list[int] = []
+            added_languages: list[str | None] = []
+            for source_path in [*self._deletes, *(p.meta.source_path for p in self._puts)]:
+                removed = store.delete_document(db, source_path, dimension)
+                index.delete(removed.ids)
+                centroids.remove(removed.languages, removed.vectors)
             for put in self._puts:
-                index.delete(np.array(kb.store.delete_document(db, put.meta.source_path), np.int64))
-                ids = kb.store.insert_document(db, put.meta, put.chunks)
-                index.add(np.array(ids, np.int64), put.vectors)
-            generation += 1
-            kb.write_generation(index, generation)
-            kb.store.set_meta(db, "generation", str(generation))
+                added_ids += store.insert_document(db, put.meta, put.chunks, put.vectors)
+                languages = [c.language or put.meta.language for c in put.chunks]
+                added_languages += languages
+                centroids.add(languages, put.vectors)
+            if centroids.drifted(kb.settings.recenter_tolerance):
+                centroids.apply_current()
+                stored = store.all_vectors(db, dimension)
+                index = kb.new_index()
+                index.add(stored.ids, centroids.center(stored.vectors, stored.languages))
+            elif added_ids:
+                vectors = np.concatenate([p.vectors for p in self._puts])
+                index.add(np.array(added_ids, np.int64), centroids.center(vectors, added_languages))
+            number = live.number + 1
+            kb.write_generation(index, number)
+            store.set_meta(db, "generation", str(number))
+            store.set_meta(db, "centroids", centroids.to_json())
         self._puts, self._deletes = [], []
-        kb.prune_generations(generation)
-        return generation
+        kb.prune_generations(number)
+        return number
 
 
 class KnowledgeBase:
@@ -100,8 +129,9 @@ class KnowledgeBase:
         self._index_class = index_class(settings.index_backend)
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         self._check_model()
-        self._loaded: tuple[int, VectorIndex] | None = None
+        self._loaded: Generation | None = None
         self._load_lock = threading.Lock()
+        self._languages = LanguageDetector(settings.languages)
 
     # --- model guard ------------------------------------------------------------
     def _check_model(self) -> None:
@@ -125,12 +155,18 @@ class KnowledgeBase:
     def _generation_path(self, generation: int) -> Path:
         return self.settings.index_dir / f"vectors-{generation:06d}.{self.settings.index_backend}"
 
-    def load_generation(self, db) -> tuple[int, VectorIndex]:
-        """A private copy of the published generation (an empty index at generation 0)."""
-        generation = int(self.store.get_meta(db, "generation") or 0)
-        if generation == 0:
-            return 0, self._index_class(self.encoder.dimension)
-        return generation, self._index_class.load(self._generation_path(generation))
+    def new_index(self) -> VectorIndex:
+        return self._index_class(self.encoder.dimension)
+
+    def load_generation(self, db: sqlite3.Connection) -> Generation:
+        """A private copy of the published generation (an empty one at number 0)."""
+        number = int(self.store.get_meta(db, "generation") or 0)
+        centroids = LanguageCentroids.from_json(
+            self.store.get_meta(db, "centroids"), self.encoder.dimension,
+            self.settings.language_centering, self.settings.centroid_shrinkage)
+        index = self._index_class.load(self._generation_path(number)) if number else \
+            self.new_index()
+        return Generation(number, index, centroids)
 
     def write_generation(self, index: VectorIndex, generation: int) -> None:
         path = self._generation_path(generation)
@@ -149,15 +185,19 @@ class KnowledgeBase:
             if generation > live or generation <= live - GENERATIONS_KEPT:
                 path.unlink(missing_ok=True)
 
-    def index(self) -> tuple[int, VectorIndex]:
-        """The published generation, reloaded when a writer has published a newer one."""
+    def generation(self) -> Generation:
+        """The published generation, reloaded when a writer has published a newer one.
+
+        A query holds the object it got for its whole run, so a publish in the
+        meantime never changes the index under it.
+        """
         with self.store.connect() as db:
-            generation = int(self.store.get_meta(db, "generation") or 0)
+            number = int(self.store.get_meta(db, "generation") or 0)
         loaded = self._loaded
-        if loaded is not None and loaded[0] == generation:
+        if loaded is not None and loaded.number == number:
             return loaded
         with self._load_lock:
-            if self._loaded is None or self._loaded[0] != generation:
+            if self._loaded is None or self._loaded.number != number:
                 with self.store.connect() as db:
                     self._loaded = self.load_generation(db)
             return self._loaded
@@ -173,13 +213,17 @@ class KnowledgeBase:
                 writer.publish()
 
     # --- queries ------------------------------------------------------------------
+    def query_vector(self, query: str, generation: Generation) -> np.ndarray:
+        """The query's vector, centred like the generation's chunk vectors."""
+        vector = self.encoder.encode_queries([query])
+        return generation.centroids.center(vector, [self._languages.detect(query)])
+
     def _chunk_hits(self, query: str, filters: Filters | None, depth: int) -> list[Hit]:
-        _generation, index = self.index()
+        generation = self.generation()
         allowed = None
         if filters is not None and not filters.is_empty():
             allowed = np.array(self.store.chunk_ids(filters), dtype=np.int64)
-        vector = self.encoder.encode_queries([query])
-        scores, ids = index.search(vector, depth, allowed)
+        scores, ids = generation.index.search(self.query_vector(query, generation), depth, allowed)
         pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
         rows = self.store.chunks_by_id([i for i, _ in pairs])
         return [self._hit(*rows[i], score, query) for i, score in pairs if i in rows]
@@ -205,8 +249,7 @@ class KnowledgeBase:
         self, query: str, filters: Filters | None = None, k: int = 10, offset: int = 0
     ) -> list[DocumentHits]:
         """The best documents for ``query``, each with its matching chunks, best first."""
-        _generation, index = self.index()
-        depth = min(len(index), max(50, (offset + k) * 10))
+        depth = min(len(self.generation().index), max(50, (offset + k) * 10))
         groups: dict[int, DocumentHits] = {}
         for hit in self._chunk_hits(query, filters, depth):
             group = groups.setdefault(
@@ -224,12 +267,13 @@ class KnowledgeBase:
         return self.store.document(doc_id)
 
     def status(self) -> dict:
-        generation, index = self.index()
+        generation = self.generation()
         return {
             "model": self.encoder.model_id,
             "dimension": self.encoder.dimension,
-            "generation": generation,
-            "vectors": len(index),
+            "generation": generation.number,
+            "vectors": len(generation.index),
+            "languages": {k or "?": v for k, v in generation.centroids.counts.items() if v},
             "data_dir": str(self.settings.data_dir),
             **self.store.counts(),
         }

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         description="Embedding model: a built-in name, a local folder or a hub id.",
     )
     index_backend: str = Field("faiss", description="Vector index backend (see search.index).")
+    language_centering: float = Field(
+        1.0, ge=0, le=1, description="How much of each language's centroid to remove "
+        "from vectors (0 = off); see search.centering.")
+    centroid_shrinkage: int = Field(10, ge=0, description="Pseudo-count pulling a rare "
+                                    "language's centroid towards the global mean.")
+    recenter_tolerance: float = Field(0.02, gt=0, description="Centroid drift (L2) that "
+                                      "triggers re-centring the whole index.")
     embed_batch_size: int = Field(32, ge=1, le=1024)
     chunk_tokens: int = Field(200, ge=32, le=510, description="Token budget of one chunk.")
     chunk_overlap_tokens: int = Field(24, ge=0, le=128)

@@ -4,6 +4,8 @@ SQLite is the embedded database: one file, transactions, WAL so readers never
 wait for the writer. Chunk ids are AUTOINCREMENT so an id is never reused and a
 stale vector can never point at a different chunk. The ``meta`` table records
 the model id and dimension of the vectors and the published index generation.
+Each chunk keeps its raw vector, so the index can be rebuilt (re-centred, or
+with another index type) without embedding anything again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from search.records import Chunk, Document, DocumentMeta, Filters, NewChunk, Provenance
 
@@ -38,7 +42,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL,
     language TEXT,
     provenance TEXT NOT NULL,
-    n_tokens INTEGER NOT NULL
+    n_tokens INTEGER NOT NULL,
+    vector BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id, ordinal);
 CREATE INDEX IF NOT EXISTS documents_office ON documents(office COLLATE NOCASE);
@@ -68,12 +73,27 @@ def filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:
     return (" AND ".join(clauses) or "1"), params
 
 
+class StoredVectors(NamedTuple):
+    """Chunk ids with their languages and raw vectors."""
+
+    ids: np.ndarray
+    languages: list[str | None]
+    vectors: np.ndarray
+
+
+def _stored_vectors(rows: list[sqlite3.Row], dimension: int) -> StoredVectors:
+    vectors = np.frombuffer(b"".join(r["vector"] for r in rows), dtype=np.float32)
+    return StoredVectors(np.array([r["id"] for r in rows], dtype=np.int64),
+                         [r["language"] for r in rows], vectors.reshape(len(rows), dimension))
+
+
 def _document(row: sqlite3.Row) -> Document:
     return Document.model_validate(dict(row))
 
 
 def _chunk(row: sqlite3.Row) -> Chunk:
     data = dict(row)
+    data.pop("vector", None)
     data["provenance"] = Provenance.model_validate_json(data["provenance"])
     return Chunk.model_validate(data)
 
@@ -119,19 +139,24 @@ class Store:
 
     # --- writes ---------------------------------------------------------------
     @staticmethod
-    def delete_document(db: sqlite3.Connection, source_path: str) -> list[int]:
-        """Remove a document and its chunks; returns the removed chunk ids."""
-        ids = [r[0] for r in db.execute(
-            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
-            " WHERE d.source_path = ?", (source_path,))]
+    def delete_document(db: sqlite3.Connection, source_path: str, dimension: int) -> StoredVectors:
+        """Remove a document and its chunks; returns what the removed chunks were."""
+        rows = db.execute(
+            "SELECT c.id, c.language, c.vector FROM chunks c JOIN documents d"
+            " ON d.id = c.document_id WHERE d.source_path = ?", (source_path,)).fetchall()
         db.execute("DELETE FROM documents WHERE source_path = ?", (source_path,))
-        return ids
+        return _stored_vectors(rows, dimension)
+
+    @staticmethod
+    def all_vectors(db: sqlite3.Connection, dimension: int) -> StoredVectors:
+        rows = db.execute("SELECT id, language, vector FROM chunks ORDER BY id").fetchall()
+        return _stored_vectors(rows, dimension)
 
     @staticmethod
     def insert_document(
-        db: sqlite3.Connection, meta: DocumentMeta, chunks: list[NewChunk]
+        db: sqlite3.Connection, meta: DocumentMeta, chunks: list[NewChunk], vectors: np.ndarray
     ) -> list[int]:
-        """Insert a document with its chunks; returns the new chunk ids in order."""
+        """Insert a document with its chunks and their raw vectors; returns the chunk ids."""
         row = meta.model_dump(mode="json")
         row.update(n_chunks=len(chunks), ingested_at=dt.datetime.now(dt.UTC).isoformat())
         cur = db.execute(
@@ -140,12 +165,13 @@ class Store:
         )
         doc_id = cur.lastrowid
         ids = []
-        for ordinal, chunk in enumerate(chunks):
+        for ordinal, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True)):
             cur = db.execute(
-                "INSERT INTO chunks(document_id, ordinal, text, language, provenance, n_tokens)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (doc_id, ordinal, chunk.text, chunk.language,
-                 json.dumps(chunk.provenance.as_dict()), chunk.n_tokens),
+                "INSERT INTO chunks(document_id, ordinal, text, language, provenance, n_tokens,"
+                " vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (doc_id, ordinal, chunk.text, chunk.language or meta.language,
+                 json.dumps(chunk.provenance.as_dict()), chunk.n_tokens,
+                 np.asarray(vector, dtype=np.float32).tobytes()),
             )
             ids.append(int(cur.lastrowid))
         return ids

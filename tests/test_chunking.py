@@ -54,15 +54,17 @@ def test_sentence_over_budget_is_cut_between_words(chunker: Chunker) -> None:
     assert chunks[0].text.split()[0] == "w0" and chunks[-1].text.split()[-1] == "w49"
 
 
-def test_transcript_cues_are_packed_with_time_span_and_speakers(chunker: Chunker) -> None:
-    cues = [Unit(f"cue {i} text", Provenance(speaker="Dr Lee" if i % 2 else "Q",
-                                              start_s=10.0 * i, end_s=10.0 * i + 9))
-            for i in range(10)]
+def test_transcript_cues_pack_into_question_and_answer_chunks(chunker: Chunker) -> None:
+    speakers = ["Q", "Dr Lee", "Dr Lee", "Dr Lee", "Q", "Dr Lee", "Dr Lee"] + ["Dr Lee"] * 8
+    cues = [Unit(f"cue {i} text", Provenance(speaker=who, start_s=10.0 * i, end_s=10.0 * i + 9))
+            for i, who in enumerate(speakers)]
     chunks = chunker.chunk(ParsedDocument(units=cues))
-    assert len(chunks) == 2  # 30 words in 3-word cues, budget 20
-    assert chunks[0].provenance.start_s == 0.0 and chunks[0].provenance.end_s == 59.0
-    assert chunks[1].provenance.start_s == 60.0 and chunks[1].provenance.end_s == 99.0
+    # a question opens each chunk; a long answer continues in a chunk of its own (budget 20)
+    assert [c.text.split("\n")[0] for c in chunks] == ["cue 0 text", "cue 4 text", "cue 10 text"]
+    assert chunks[0].provenance.start_s == 0.0 and chunks[0].provenance.end_s == 39.0
     assert chunks[0].provenance.speaker == "Q, Dr Lee"
+    assert chunks[2].provenance.speaker == "Dr Lee" and chunks[2].provenance.end_s == 149.0
+    assert all(c.n_tokens <= 20 for c in chunks)
 
 
 def test_empty_units_are_dropped_and_whitespace_cleaned(chunker: Chunker) -> None:
@@ -77,3 +79,17 @@ def test_sentence_splitting_knows_abbreviations_per_language() -> None:
     german = "Der Patient, z. B. Herr Müller, kam am 3. Mai. Dann ging er."
     assert split_sentences(german, "de") == [
         "Der Patient, z. B. Herr Müller, kam am 3. Mai.", "Dann ging er."]
+
+
+def test_short_paragraphs_of_one_place_are_packed_but_places_stay_apart(chunker: Chunker) -> None:
+    doc = ParsedDocument(units=[
+        Unit("First short paragraph."), Unit("Second short paragraph."),
+        Unit("Under a heading.", Provenance(section="Results")),
+        Unit("Still results.", Provenance(section="Results")),
+        Unit("Slide text.", Provenance(slide=1, section="Results")),
+    ])
+    assert [(c.text, c.provenance.section) for c in chunker.chunk(doc)] == [
+        ("First short paragraph.\n\nSecond short paragraph.", None),
+        ("Under a heading.\n\nStill results.", "Results"),
+        ("Slide text.", "Results"),
+    ]

@@ -95,24 +95,24 @@ def test_documents_page_and_detail(filled: KnowledgeBase) -> None:
 
 
 def test_replacing_a_document_leaves_no_stale_vectors(filled: KnowledgeBase) -> None:
-    generation, index = filled.index()
+    before = filled.generation()
     replaced = [("Boston", "en", DocType.interview, "2024-03-01", ["Only one new chunk."])]
     put_all(filled, replaced)
-    new_generation, new_index = filled.index()
-    assert new_generation == generation + 1 and len(new_index) == len(index) - 1
+    after = filled.generation()
+    assert after.number == before.number + 1 and len(after.index) == len(before.index) - 1
     assert all("Weight-gain" not in h.text for h in filled.search("weight gain alerts", k=8))
-    assert filled.status()["chunks"] == len(new_index)
+    assert filled.status()["chunks"] == len(after.index)
 
 
 def test_a_reader_keeps_its_generation_until_the_next_is_published(filled: KnowledgeBase,
                                                                     encoder) -> None:
     reader = KnowledgeBase(filled.settings, encoder)
-    generation, index = reader.index()
+    before = reader.generation()
     with filled.writer() as writer:
         writer.delete("/docs/0.txt")
         # not yet published: the reader still serves the complete old generation
-        assert reader.index() == (generation, index)
-    assert reader.index()[0] == generation + 1
+        assert reader.generation() is before
+    assert reader.generation().number == before.number + 1
     assert all(h.document.office != "Boston" for h in reader.search("heart failure", k=8))
 
 

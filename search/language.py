@@ -1,5 +1,8 @@
 """Language detection with lingua, restricted to the languages in settings.
 
+Ingest labels documents and chunks with it; search labels queries, to take
+each language's centroid out of the query vector (see ``search.centering``).
+
 Restricting the candidates keeps the detector small and accurate on short
 chunks; text too short or too ambiguous gets ``None`` rather than a guess.
 """
@@ -8,20 +11,21 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
+import lingua
 
 MIN_CHARS = 12
 MIN_CONFIDENCE = 0.5
 
 
 @lru_cache(maxsize=4)
-def _detector(codes: tuple[str, ...]) -> LanguageDetector:
-    languages = [Language.from_iso_code_639_1(getattr(IsoCode639_1, c.upper())) for c in codes]
-    builder = LanguageDetectorBuilder.from_languages(*languages)
+def _detector(codes: tuple[str, ...]) -> lingua.LanguageDetector:
+    languages = [lingua.Language.from_iso_code_639_1(getattr(lingua.IsoCode639_1, c.upper()))
+                 for c in codes]
+    builder = lingua.LanguageDetectorBuilder.from_languages(*languages)
     return builder.with_preloaded_language_models().build()
 
 
-class LanguageDetectorStep:
+class LanguageDetector:
     """Detects the ISO 639-1 code of a text among the configured languages."""
 
     def __init__(self, codes: list[str]) -> None:
