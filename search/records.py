@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 
 class DocType(StrEnum):
@@ -82,15 +82,22 @@ def _as_list(value: str | list[str] | None) -> list[str] | None:
     return [value]
 
 
+FilterValue = Annotated[str, StringConstraints(max_length=100)]
+MAX_FILTER_VALUES = 50
+
+
 class Filters(BaseModel):
     """Metadata filters; a list means "any of these". Matching ignores case."""
 
     model_config = ConfigDict(extra="forbid")
 
-    office: list[str] | None = Field(None, examples=[["Boston"]])
-    region: list[str] | None = Field(None, examples=[["EU"]])
-    doc_type: list[DocType] | None = None
-    language: list[str] | None = Field(None, examples=[["fr"]])
+    office: list[FilterValue] | None = Field(None, max_length=MAX_FILTER_VALUES,
+                                             examples=[["Boston"]])
+    region: list[FilterValue] | None = Field(None, max_length=MAX_FILTER_VALUES,
+                                             examples=[["EU"]])
+    doc_type: list[DocType] | None = Field(None, max_length=len(DocType))
+    language: list[FilterValue] | None = Field(None, max_length=MAX_FILTER_VALUES,
+                                               examples=[["fr"]])
     date_from: dt.date | None = None
     date_to: dt.date | None = None
 

@@ -168,6 +168,8 @@ def test_documents_listing_and_detail(server: httpx.Client) -> None:
     ("get", "/documents/abc", None, 422),
     ("get", "/documents?limit=0", None, 422),
     ("get", "/documents?date_from=yesterday", None, 422),
+    ("get", "/documents?" + "&".join(["office=x"] * 51), None, 422),
+    ("get", "/documents?language=" + "x" * 101, None, 422),
     ("post", "/search", {"query": ""}, 422),
     ("post", "/search", {"query": "x", "k": 0}, 422),
     ("post", "/search", {"query": "x", "k": 10_000}, 422),
@@ -176,6 +178,8 @@ def test_documents_listing_and_detail(server: httpx.Client) -> None:
     ("post", "/search", {"query": "x", "filters": {"doc_type": ["poem"]}}, 422),
     ("post", "/search", {"query": "x" * 5000}, 422),
     ("post", "/search", None, 422),
+    ("post", "/search", {"query": "x", "filters": {"office": ["x"] * 51}}, 422),
+    ("post", "/search", {"query": "x", "filters": {"date_from": "2024-13-01"}}, 422),
 ])
 def test_bad_requests_get_a_4xx_with_a_message(server: httpx.Client, method: str, path: str,
                                                body: dict | None, status: int) -> None:
@@ -193,3 +197,12 @@ def test_cli_search_json(env: dict[str, str], ingest_report: dict) -> None:
     status = subprocess.run([*BRIDGE, "status", "--json"], env=env, capture_output=True,
                             text=True, timeout=300, check=True)
     assert json.loads(status.stdout)["documents"] == len(ingest_report["indexed"])
+
+
+def test_odd_but_valid_queries_are_answered(server: httpx.Client) -> None:
+    for query in ["\ud800 lone surrogate", "   ", "x", "🫀 cœur", "a\u0000b", "DiGA " * 300]:
+        body = json.dumps({"query": query, "k": 3})  # ASCII-escaped: a lone surrogate travels
+        response = server.post("/search", content=body,
+                               headers={"content-type": "application/json"})
+        assert response.status_code == 200, (query, response.text)
+        assert len(response.json()["hits"]) == 3

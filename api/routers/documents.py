@@ -6,6 +6,8 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
 from api.deps import get_kb
 from api.schemas import DocumentDetail, DocumentPage, ErrorResponse
@@ -16,15 +18,21 @@ router = APIRouter(prefix="/documents", tags=["documents"])
 
 
 def document_filters(
-    office: Annotated[list[str] | None, Query(max_length=50)] = None,
-    region: Annotated[list[str] | None, Query(max_length=10)] = None,
+    office: Annotated[list[str] | None, Query()] = None,
+    region: Annotated[list[str] | None, Query()] = None,
     doc_type: Annotated[list[DocType] | None, Query()] = None,
-    language: Annotated[list[str] | None, Query(max_length=20)] = None,
+    language: Annotated[list[str] | None, Query()] = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> Filters:
-    return Filters(office=office, region=region, doc_type=doc_type, language=language,
-                   date_from=date_from, date_to=date_to)
+    """Query parameters as the same ``Filters`` the search body takes (same limits)."""
+    try:
+        return Filters(office=office, region=region, doc_type=doc_type, language=language,
+                       date_from=date_from, date_to=date_to)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from exc
 
 
 @router.get("", response_model=DocumentPage)
