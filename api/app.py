@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from api.routers import documents, health, search
 from search.embedding import load_encoder
 from search.knowledge_base import KnowledgeBase
+from search.records import valid_utf8
 from search.settings import Settings, get_settings
 
 
@@ -26,7 +27,7 @@ def _validation_message(exc: RequestValidationError) -> str:
     for error in exc.errors():
         where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
         parts.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
-    return "; ".join(parts)
+    return valid_utf8("; ".join(parts))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -57,6 +58,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def jsonable_errors(exc: RequestValidationError) -> list[dict]:
-    from fastapi.encoders import jsonable_encoder
-
-    return jsonable_encoder(exc.errors(), custom_encoder={Exception: str})
+    """Where and what, without echoing the input (it may not even be encodable)."""
+    return [{"loc": [str(p) for p in e.get("loc", ())], "msg": valid_utf8(str(e.get("msg"))),
+             "type": e.get("type")} for e in exc.errors()]

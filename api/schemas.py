@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from search.records import Chunk, Document, DocumentHits, Filters, Hit
+from search.records import Chunk, Document, DocumentHits, Filters, Hit, valid_utf8
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 100
@@ -21,6 +21,9 @@ class SearchRequest(BaseModel):
     filters: Filters = Field(default_factory=Filters)
     group_by_document: bool = Field(
         False, description="Return documents with their matching chunks instead of chunks.")
+
+    _utf8 = field_validator("query", mode="before")(
+        classmethod(lambda cls, v: valid_utf8(v) if isinstance(v, str) else v))
 
 
 class SearchResponse(BaseModel):

@@ -36,6 +36,7 @@ from search.records import (
     Filters,
     Hit,
     NewChunk,
+    valid_utf8,
 )
 from search.settings import Settings
 from search.snippets import snippet
@@ -215,7 +216,7 @@ class KnowledgeBase:
     # --- queries ------------------------------------------------------------------
     def query_vector(self, query: str, generation: Generation) -> np.ndarray:
         """The query's vector, centred like the generation's chunk vectors."""
-        query = query.encode("utf-8", "replace").decode("utf-8")  # lone surrogates from JSON
+        query = valid_utf8(query)
         vector = self.encoder.encode_queries([query])
         return generation.centroids.center(vector, [self._languages.detect(query)])
 

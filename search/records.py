@@ -13,6 +13,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 
+def valid_utf8(text: str) -> str:
+    """``text`` with lone surrogates (legal in JSON and in argv, not in UTF-8) replaced."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 class DocType(StrEnum):
     interview = "interview"
     pitch_deck = "pitch_deck"

@@ -180,10 +180,12 @@ def test_documents_listing_and_detail(server: httpx.Client) -> None:
     ("post", "/search", None, 422),
     ("post", "/search", {"query": "x", "filters": {"office": ["x"] * 51}}, 422),
     ("post", "/search", {"query": "x", "filters": {"date_from": "2024-13-01"}}, 422),
+    ("post", "/search", {"query": "x", "filters": {"office": ["\ud800"]}}, 422),
 ])
 def test_bad_requests_get_a_4xx_with_a_message(server: httpx.Client, method: str, path: str,
                                                body: dict | None, status: int) -> None:
-    response = server.request(method.upper(), path, json=body)
+    response = server.request(method.upper(), path, content=json.dumps(body),
+                              headers={"content-type": "application/json"})
     assert response.status_code == status, response.text
     assert response.json()["detail"]
 
