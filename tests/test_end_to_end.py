@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -95,6 +96,8 @@ def planted_ranks(server: httpx.Client) -> dict[str, dict[str, int]]:
 def test_corpus_ingests_completely(ingest_report: dict) -> None:
     assert ingest_report["failed"] == []
     assert len(ingest_report["indexed"]) >= 30
+    # the corpus's own README and planted.yaml are excluded by corpus/_manifest.yaml
+    assert not any(Path(p).parent == CORPUS for p in ingest_report["indexed"])
     assert ingest_report["chunks"] >= len(ingest_report["indexed"])
 
 
@@ -208,3 +211,14 @@ def test_odd_but_valid_queries_are_answered(server: httpx.Client) -> None:
                                headers={"content-type": "application/json"})
         assert response.status_code == 200, (query, response.text)
         assert len(response.json()["hits"]) == 3
+
+
+def test_corpus_metadata_follows_the_documented_precedence(server: httpx.Client) -> None:
+    """The PECAN note has a date in its front matter, its manifest entry and its sidecar."""
+    paris = server.get("/documents", params={"office": "Paris", "limit": 100}).json()
+    note = next(d for d in paris["documents"] if d["source_path"].endswith("pecan-notes.md"))
+    assert note["date"] == "2024-11-19"  # sidecar
+    assert note["team"] == "Affaires réglementaires Europe"  # sidecar over manifest
+    assert note["title"].startswith("PECAN (prise en charge anticipée")  # manifest
+    assert note["author"] == "Claire Dubois"  # front matter
+    assert (note["region"], note["language"], note["doc_type"]) == ("EU", "fr", "other")
