@@ -94,7 +94,8 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[FileFailure]]:
             )
         else:
             failures.append(FileFailure(str(root), "no such file or folder"))
-    return list(dict.fromkeys(found)), failures
+    unique = {path.resolve(): path for path in reversed(found)}  # one file named two ways
+    return list(reversed(unique.values())), failures
 
 
 # --- steps 2-4: parse, describe, chunk ----------------------------------------------

@@ -77,6 +77,7 @@ class Writer:
         """Add a document, replacing any stored one with the same source path."""
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
+        self._puts = [p for p in self._puts if p.meta.source_path != meta.source_path]
         self._puts.append(_Put(meta, chunks, vectors))
 
     def delete(self, source_path: str) -> None:

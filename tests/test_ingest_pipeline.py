@@ -85,3 +85,9 @@ def test_missing_path_is_reported(kb: KnowledgeBase, tmp_path: Path) -> None:
     report = Ingestor(kb).run([tmp_path / "nope"])
     assert [(Path(f.path).name, f.reason) for f in report.failed] == [
         ("nope", "no such file or folder")]
+
+
+def test_a_file_named_twice_is_ingested_once(kb: KnowledgeBase, folder: Path) -> None:
+    note = folder / "paris" / "notes" / "visit.md"
+    report = Ingestor(kb).run([note, folder / "paris" / ".." / "paris" / "notes" / "visit.md"])
+    assert report.indexed == [str(note)] and kb.status()["documents"] == 1

@@ -122,3 +122,13 @@ def test_failed_publish_changes_nothing(filled: KnowledgeBase) -> None:
         writer.put(meta(9, "Boston", "en", DocType.other, "2024-01-01"),
                    [NewChunk(text="a"), NewChunk(text="b")], np.zeros((1, 384), np.float32))
     assert filled.status() == before
+
+
+def test_the_last_put_of_a_path_in_one_publish_wins(kb: KnowledgeBase) -> None:
+    with kb.writer() as writer:
+        for text in ("first version", "second version"):
+            writer.put(meta(0, "Boston", "en", DocType.other, "2024-01-01"),
+                       [NewChunk(text=text)], kb.encoder.encode_documents([text]))
+    documents, total = kb.documents()
+    assert total == 1
+    assert [c.text for c in kb.document(documents[0].id)[1]] == ["second version"]
