@@ -450,3 +450,22 @@ def test_subtitles_without_cues_or_malformed(tmp_path: Path) -> None:
     assert reason(write(tmp_path / "bad.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n\n")) == (
         "no text"
     )
+
+
+def test_transcript_header_fields_and_french_colons(tmp_path: Path) -> None:
+    transcript = (
+        "Entretien - transcription\n"
+        "Participants : Sophie Nguyen ; Claire Dubois\n"
+        "Date : 27 juin 2023\n\n"
+        "Claire Dubois : Bonjour Sophie, que fait Infilia ?\n"
+        "Sophie Nguyen : Nous coordonnons l'hôpital et les infirmiers libéraux.\n"
+        "Claire Dubois\u00a0: Et les appels ?\n"
+        "Sophie Nguyen\u00a0: Nous les rendons inutiles.\n"
+    )
+    doc = parse_file(write(tmp_path / "entretien.txt", transcript))
+    assert doc.units[0].provenance == Provenance()
+    assert "Date : 27 juin 2023" in doc.units[0].text  # a header field, not a speaker
+    assert [u.provenance for u in doc.units[1:]] == [
+        Provenance(speaker="Sophie Nguyen", section="Bonjour Sophie, que fait Infilia ?"),
+        Provenance(speaker="Sophie Nguyen", section="Et les appels ?"),
+    ]

@@ -18,7 +18,8 @@ _SOFT_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n", "\x00": None})
 # Speaker labels of transcripts: "Q:", "A:", "Name:", "Firstname Lastname:", "Dr. Jane Doe:".
 _NAME_WORD = r"[^\W\d_][\w'’.-]*"
 _SPEAKER_LABEL = re.compile(
-    rf"^\s*(?P<name>{_NAME_WORD}(?: {_NAME_WORD}){{0,2}}):[ \t]+(?P<text>\S.*)$"
+    # French typography puts a (no-break) space before the colon: "Claire Dubois : Bonjour".
+    rf"^\s*(?P<name>{_NAME_WORD}(?: {_NAME_WORD}){{0,2}})[ \u00a0\u202f]?:[ \t]+(?P<text>\S.*)$"
 )
 
 # Titles that Office templates fill in by themselves: they name the application, not the file.

@@ -7,6 +7,7 @@ In a transcript the useful unit is a question with its answer: an answer alone (
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,14 +48,19 @@ def _transcript_turns(text: str) -> list[_Turn] | None:
     """The speaker turns of ``text`` if it reads as a transcript, else None.
 
     Lines without a label continue the current turn; lines before the first label form a
-    turn without a speaker (a transcript's heading or introduction).
+    turn without a speaker (a transcript's heading or introduction). Before the first
+    speaker who speaks more than once, a label used only once ("Date:", "Participants:",
+    "Lieu :") is a header field, not a speaker.
     """
     lines = [line.strip() for line in text.split("\n") if line.strip()]
+    labels = [split_speaker(line) for line in lines]
+    uses = Counter(label[0] for label in labels if label)
+    started = next((i for i, label in enumerate(labels) if label and uses[label[0]] > 1),
+                   len(lines))
     turns = [_Turn(speaker=None)]
     labelled = 0
-    for line in lines:
-        label = split_speaker(line)
-        if label:
+    for i, (line, label) in enumerate(zip(lines, labels, strict=True)):
+        if label and (i >= started or uses[label[0]] > 1):
             labelled += 1
             turns.append(_Turn(speaker=label[0], lines=[label[1]]))
         else:
