@@ -36,10 +36,21 @@ def test_rare_languages_are_shrunk_towards_the_global_mean() -> None:
     means = centroids.means()
     assert np.allclose(means[UNKNOWN], [0.9, 0.1])
     assert np.allclose(means["it"], (np.array([0, 10]) + 10 * means[UNKNOWN]) / 20)
-    # an undetected language is centred with the global mean
+    # a language's offset from the common mean is removed; an undetected language stays
     centroids.apply_current()
-    assert np.allclose(centroids.center(np.array([[1.0, 0.0]]), [None]),
-                       unit(np.array([[0.1, -0.1]])))
+    offset = means["it"] - means[UNKNOWN]
+    assert np.allclose(centroids.center(np.array([[0.6, 0.8]]), ["it"]),
+                       unit(np.array([[0.6, 0.8]]) - offset))
+    assert np.allclose(centroids.center(np.array([[0.6, 0.8]]), [None]), [[0.6, 0.8]])
+
+
+def test_a_one_language_corpus_is_left_exactly_as_it_was() -> None:
+    rng = np.random.default_rng(1)
+    vectors = unit(rng.normal(size=(20, 8)))
+    centroids = LanguageCentroids(8)
+    centroids.add(["en"] * 20, vectors)
+    centroids.apply_current()
+    assert np.allclose(centroids.center(vectors, ["en"] * 20), vectors, atol=1e-6)
 
 
 def test_removing_what_was_added_restores_the_sums_and_drift_is_detected() -> None:

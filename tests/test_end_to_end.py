@@ -128,12 +128,20 @@ def test_european_queries_find_boston_and_english_queries_find_europe(
     assert mrr("to_boston") + mrr("to_europe") >= 2 * 0.5, planted_ranks
 
 
-def test_french_query_finds_the_boston_finding_first(
-        planted_ranks: dict[str, dict[str, int]]) -> None:
-    """A Paris researcher asks in French what Boston learned about insulin-dosing apps,
-    with no filter at all; and Boston, in English, finds the Paris report."""
-    assert planted_ranks["insulin-dose-class"] == {
-        "to_boston_filtered": 1, "to_boston": 1, "to_europe_filtered": 1, "to_europe": 1}
+def test_french_query_finds_the_boston_finding_first(server: httpx.Client) -> None:
+    """A Paris researcher asks in French what Boston learned about insulin-dosing apps.
+
+    Unfiltered, the two documents of that finding (Boston's, in English, and Paris's own,
+    in French) are the top two; filtered to Boston, Boston's is first. And the reverse.
+    """
+    finding = next(f for f in PLANTED if f["id"] == "insulin-dose-class")
+    pair = {str((CORPUS / finding[side]).resolve()) for side in ("boston", "europe")}
+    for query in (finding["query_local"], finding["query_en"]):
+        assert set(documents_for(server, query, 2)) == pair
+    boston = str((CORPUS / finding["boston"]).resolve())
+    assert documents_for(server, finding["query_local"], 1, office=["Boston"]) == [boston]
+    paris = str((CORPUS / finding["europe"]).resolve())
+    assert documents_for(server, finding["query_en"], 1, office=["Paris"]) == [paris]
 
 
 def test_filters_narrow_results(server: httpx.Client) -> None:
