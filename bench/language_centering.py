@@ -35,9 +35,14 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def qrels(path: Path) -> dict[str, str]:
-    rows = [line.split("\t") for line in path.read_text().splitlines()[1:] if line]
-    return {q: d for q, d, *_ in rows}
+def qrels(path: Path) -> dict[str, set[str]]:
+    """Query id -> ids of its relevant documents (BEIR qrels, header line skipped)."""
+    relevant: dict[str, set[str]] = {}
+    for line in path.read_text().splitlines()[1:]:
+        if line:
+            query, document, *_ = line.split("\t")
+            relevant.setdefault(query, set()).add(document)
+    return relevant
 
 
 Loaded = tuple[list[str], list[str], list[str], list[set[int]], list[int | None]]
@@ -45,11 +50,7 @@ Loaded = tuple[list[str], list[str], list[str], list[set[int]], list[int | None]
 
 def scifact(data: Path, n_queries: int = 200, n_others: int = 1000) -> Loaded:
     folder = data / "scifact_train"
-    rows = [line.split("\t") for line in
-            (folder / "qrels" / "train.tsv").read_text().splitlines()[1:] if line]
-    relevant: dict[str, set[str]] = {}
-    for q, d, *_ in rows:
-        relevant.setdefault(q, set()).add(d)
+    relevant = qrels(folder / "qrels" / "train.tsv")
     queries = [q for q in read_jsonl(folder / "queries.jsonl") if q["_id"] in relevant]
     queries = queries[:n_queries]
     wanted = set().union(*(relevant[q["_id"]] for q in queries))
@@ -70,7 +71,7 @@ def tatoeba(data: Path) -> Loaded:
     languages = ["fr"] * len(french) + ["en"] * len(english)
     position = {d["_id"]: i for i, d in enumerate(french)}
     truth = qrels(folder / "qrels" / "test.tsv")
-    targets = [{position[truth[q["_id"]]]} for q in english]
+    targets = [{position[d] for d in truth[q["_id"]]} for q in english]
     excluded = [len(french) + i for i in range(len(english))]  # the query itself
     return [q["text"] for q in english], docs, languages, targets, excluded
 
@@ -85,8 +86,8 @@ def xquad(data: Path) -> Loaded:
     truth = qrels(data / "xquad_en-es_paragraph" / "qrels" / "test.tsv")
     queries = read_jsonl(data / "xquad_en-es_paragraph" / "queries.jsonl")
     return ([q["text"] for q in queries], docs, languages,
-            [{position[truth[q["_id"]]]} for q in queries],
-            [twin[truth[q["_id"]]] for q in queries])
+            [{position[d] for d in truth[q["_id"]]} for q in queries],
+            [twin[next(iter(truth[q["_id"]]))] for q in queries])
 
 
 def evaluate(doc_vectors: np.ndarray, doc_languages: list[str], query_vectors: np.ndarray,

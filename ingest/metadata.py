@@ -132,8 +132,12 @@ def resolve_metadata(
     detected_language: str | None,
     overrides: dict[str, Any] | None = None,
     office_regions: dict[str, str] | None = None,
+    digest: str | None = None,
 ) -> DocumentMeta:
-    """Merge every source for ``path``; the first source naming a field wins."""
+    """Merge every source for ``path``; the first source naming a field wins.
+
+    ``digest`` is the file's content hash when the caller has already computed it.
+    """
     sources = [
         overrides or {},
         read_yaml(path.with_name(path.name + SIDECAR_SUFFIX)),
@@ -154,4 +158,5 @@ def resolve_metadata(
         region = (office_regions or {}).get(merged["office"].lower())
         if region:
             merged["region"] = region
-    return DocumentMeta(**merged, source_path=str(path.resolve()), content_hash=content_hash(path))
+    return DocumentMeta(**merged, source_path=str(path.resolve()),
+                        content_hash=digest or content_hash(path))

@@ -109,10 +109,11 @@ class Preparer:
         self.overrides = overrides
         self.office_regions = office_regions
 
-    def prepare(self, path: Path) -> _Prepared:
+    def prepare(self, path: Path, digest: str | None = None) -> _Prepared:
         parsed: ParsedDocument = parse_file(path)
         language = self.languages.detect(_language_sample(parsed))
-        meta = resolve_metadata(path, parsed, language, self.overrides, self.office_regions)
+        meta = resolve_metadata(path, parsed, language, self.overrides, self.office_regions,
+                                digest)
         chunks = self.chunker.chunk(parsed, meta.language)
         if not chunks:
             raise ParseError("no text")
@@ -172,10 +173,11 @@ class Ingestor:
     def _prepare(self, path: Path, report: IngestReport) -> _Prepared | None:
         source = str(path.resolve())
         try:
-            if not self.force and self.kb.store.content_hash(source) == content_hash(path):
+            digest = content_hash(path)
+            if not self.force and self.kb.store.content_hash(source) == digest:
                 report.unchanged.append(str(path))
                 return None
-            return self.preparer.prepare(path)
+            return self.preparer.prepare(path, digest)
         except (ParseError, MetadataError) as exc:
             reason = exc.reason if isinstance(exc, ParseError) else str(exc)
         except OSError as exc:

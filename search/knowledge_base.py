@@ -252,9 +252,9 @@ class KnowledgeBase:
         self, query: str, filters: Filters | None = None, k: int = 10, offset: int = 0
     ) -> list[DocumentHits]:
         """The best documents for ``query``, each with its matching chunks, best first."""
-        depth = min(len(self.generation().index), max(50, (offset + k) * 10))
         groups: dict[int, DocumentHits] = {}
-        for hit in self._chunk_hits(query, filters, depth):
+        # enough chunks to fill k documents even when one document has many hits
+        for hit in self._chunk_hits(query, filters, max(50, (offset + k) * 10)):
             group = groups.setdefault(
                 hit.document.id, DocumentHits(document=hit.document, score=hit.score, hits=[])
             )
