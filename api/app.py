@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.routers import documents, health, search
+from api.reindex import add_reindex_job, configured_roots, schedule_trigger
+from api.routers import admin, documents, health, search
 from search.embedding import load_encoder
 from search.knowledge_base import KnowledgeBase
 from search.records import valid_utf8
@@ -20,6 +23,15 @@ def open_knowledge_base(settings: Settings) -> KnowledgeBase:
     """The knowledge base under the configured data directory, with its model loaded."""
     encoder = load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size)
     return KnowledgeBase(settings, encoder)
+
+
+def _reindex_scheduler(kb: KnowledgeBase) -> BackgroundScheduler:
+    """``serve --reindex-cron``: re-index the configured sources inside the server."""
+    scheduler = BackgroundScheduler(timezone=dt.UTC)
+    add_reindex_job(scheduler, kb, configured_roots(kb),
+                    schedule_trigger(None, kb.settings.reindex_cron))
+    scheduler.start()
+    return scheduler
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -37,7 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.kb = open_knowledge_base(settings)
+        scheduler = _reindex_scheduler(app.state.kb) if settings.reindex_cron else None
         yield
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
 
     app = FastAPI(
         title="Knowledge Bridge",
@@ -52,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(status_code=422, content={
             "detail": _validation_message(exc), "errors": jsonable_errors(exc)})
 
-    for router in (health.router, search.router, documents.router):
+    for router in (health.router, search.router, documents.router, admin.router):
         app.include_router(router)
     return app
 

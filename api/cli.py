@@ -1,7 +1,8 @@
-"""The ``bridge`` command line: ingest, serve, search, status."""
+"""The ``bridge`` command line: ingest, reindex, runs, serve, search, status."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sys
@@ -50,32 +51,118 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Ingest files and folders (PDF, PPTX, DOCX, Markdown, text, VTT, SRT)."""
-    from tqdm import tqdm
-
     from ingest.pipeline import Ingestor
 
     kb = _kb()
     overrides = {"office": office, "region": region, "team": team, "doc_type": doc_type,
                  "language": language}
-    report = Ingestor(kb, overrides, force=force).run(
-        paths, progress=lambda files: tqdm(files, desc="ingest", unit="file", file=sys.stderr))
-    if as_json:
-        from dataclasses import asdict
+    _run_and_report(lambda progress: Ingestor(kb, overrides, force=force).run(
+        paths, progress=progress), as_json)
 
-        typer.echo(json.dumps({**asdict(report), "chunks_per_second": report.chunks_per_second},
-                              indent=2))
+
+def _progress(files):
+    from tqdm import tqdm
+
+    return tqdm(files, desc="files", unit="file", file=sys.stderr)
+
+
+def _run_and_report(run, as_json: bool) -> None:
+    """Run an ingest or re-index; print its report, or why it could not start."""
+    from search.knowledge_base import WriterBusyError
+
+    try:
+        report = run(_progress)
+    except WriterBusyError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(3) from exc
+    if as_json:
+        typer.echo(json.dumps({**report.model_dump(mode="json"),
+                               "chunks_per_second": report.chunks_per_second}, indent=2))
         return
-    typer.echo(f"indexed {len(report.indexed)} files ({report.chunks} chunks) in "
-               f"{report.seconds:.1f}s, {report.chunks_per_second:.1f} chunks/s; "
-               f"unchanged {len(report.unchanged)}; skipped {len(report.failed)}")
+    typer.echo(report.summary())
     for failure in report.failed:
         typer.echo(f"  skipped {failure.path}: {failure.reason}")
+
+
+def _sources(sources: Path | None):
+    from api.reindex import configured_roots
+    from ingest.sources import SourcesError
+
+    kb = _kb()
+    try:
+        return kb, configured_roots(kb, sources)
+    except SourcesError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _trigger(every: str | None, cron: str | None):
+    from api.reindex import schedule_trigger
+
+    try:
+        return schedule_trigger(every, cron)
+    except ValueError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def reindex(
+    sources: Annotated[Path | None, typer.Option(
+        help="Sources file (YAML or TOML). Default: settings sources_file.")] = None,
+    every: Annotated[str | None, typer.Option(
+        help="Run now and then every interval, e.g. 30m, 2h, 1d (keeps running).")] = None,
+    cron: Annotated[str | None, typer.Option(
+        help='Run on a cron schedule, e.g. "0 2 * * *" (keeps running).')] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Re-read every configured source: add, update, move and delete what changed."""
+    from api.reindex import add_reindex_job, reindex
+
+    trigger = _trigger(every, cron) if every or cron else None
+    kb, roots = _sources(sources)
+    if trigger is None:
+        _run_and_report(lambda progress: reindex(kb, roots), as_json)
+        return
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    logging.getLogger().setLevel(logging.INFO)
+    scheduler = BlockingScheduler(timezone=dt.UTC)
+    add_reindex_job(scheduler, kb, roots, trigger, run_now=every is not None)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        scheduler.shutdown(wait=False)
+
+
+@app.command()
+def runs(
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Past ingest and re-index runs, newest first, with what each changed."""
+    records = _kb().store.runs(limit)
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
+        return
+    for r in records:
+        total = r.files_total if r.files_total is not None else "?"
+        started = r.started_at.strftime("%Y-%m-%d %H:%M:%S")
+        typer.secho(f"#{r.id} {r.kind} ({r.trigger}) {r.status}  started {started}"
+                    f"  {r.files_done}/{total} files", bold=True)
+        if r.report is not None:
+            typer.echo(f"    {r.report.summary()}")
+        if r.error:
+            typer.echo(f"    error: {r.error}")
 
 
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: settings host.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: settings port.")] = None,
+    reindex_cron: Annotated[str | None, typer.Option(
+        help='Re-index the configured sources on this cron schedule, e.g. "0 2 * * *".')]
+    = None,
 ) -> None:
     """Serve the HTTP API (docs at /docs)."""
     import uvicorn
@@ -83,6 +170,9 @@ def serve(
     from api.app import create_app
 
     settings = get_settings()
+    if reindex_cron:
+        _trigger(None, reindex_cron)
+        settings = settings.model_copy(update={"reindex_cron": reindex_cron})
     uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
 
 

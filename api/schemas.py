@@ -58,3 +58,8 @@ class Health(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str
+
+
+class ReindexStarted(BaseModel):
+    run_id: int
+    status_url: str

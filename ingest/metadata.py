@@ -5,7 +5,8 @@ Highest first:
 1. what the operator says on the command line (``bridge ingest --office ...``);
 2. a sidecar file beside the document, ``NAME.EXT.meta.yaml``;
 3. the nearest ``_manifest.yaml`` in the document's folder or above: its
-   ``files:`` entry for the document, then its top-level defaults;
+   ``files:`` entry for the document, then its top-level defaults; then what
+   the document's configured source says (``bridge reindex``, ``ingest.sources``);
 4. YAML front matter inside the document (Markdown, text);
 5. the folder convention ``<office>/<type>/...`` (e.g. ``corpus/paris/decks/``);
 6. what the file itself says (PDF/Office properties, detected language,
@@ -133,15 +134,19 @@ def resolve_metadata(
     overrides: dict[str, Any] | None = None,
     office_regions: dict[str, str] | None = None,
     digest: str | None = None,
+    source_defaults: dict[str, Any] | None = None,
 ) -> DocumentMeta:
     """Merge every source for ``path``; the first source naming a field wins.
 
-    ``digest`` is the file's content hash when the caller has already computed it.
+    ``digest`` is the file's content hash when the caller has already computed it;
+    ``source_defaults`` is what a configured source implies (see ``ingest.sources``),
+    weighed like a manifest at the source's root.
     """
     sources = [
         overrides or {},
         read_yaml(path.with_name(path.name + SIDECAR_SUFFIX)),
         _manifest(path),
+        source_defaults or {},
         parsed.front_matter,
         _folder_convention(path),
         _file_itself(path, parsed, detected_language),

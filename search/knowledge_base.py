@@ -12,13 +12,16 @@ generation's vectors were centred with are published in the same transaction
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
+import json
+import logging
 import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -33,20 +36,26 @@ from search.records import (
     DocumentHits,
     DocumentMeta,
     DocumentSummary,
+    FileStat,
     Filters,
     Hit,
     NewChunk,
+    SearchMode,
     valid_utf8,
 )
 from search.settings import Settings
 from search.snippets import snippet
-from search.store import Store
+from search.store import Store, StoredVectors
 
-GENERATIONS_KEPT = 2  # the live one and the one a slow reader may still be loading
+log = logging.getLogger(__name__)
 
 
 class ModelMismatchError(RuntimeError):
     """The index was built with another model than the one configured."""
+
+
+class WriterBusyError(RuntimeError):
+    """Another run holds this data directory's write lock."""
 
 
 @dataclass(frozen=True)
@@ -63,62 +72,179 @@ class _Put:
     meta: DocumentMeta
     chunks: list[NewChunk]
     vectors: np.ndarray
+    stat: FileStat | None
+    source: str | None
+    replace: bool
+
+
+@dataclass
+class _Link:
+    source_path: str
+    content_hash: str
+    stat: FileStat | None
+    source: str | None
+    meta: DocumentMeta | None
+
+
+@dataclass
+class _Changes:
+    """What one publish did to the vectors: the index and centroids follow it."""
+
+    added_ids: list[int] = field(default_factory=list)
+    added_languages: list[str | None] = field(default_factory=list)
+    added_vectors: list[np.ndarray] = field(default_factory=list)
+    removed: list[StoredVectors] = field(default_factory=list)
 
 
 class Writer:
-    """Collects document writes and publishes them as one new index generation."""
+    """Collects document writes and publishes them as one new index generation.
+
+    A document is one distinct content; paths point at it. ``put`` stores new
+    content under a path, ``link`` points a path at content already stored (a
+    moved or duplicated file), ``delete`` forgets a path. Content no path names
+    any more leaves the database and every index in the same publish.
+    """
 
     def __init__(self, kb: KnowledgeBase) -> None:
         self._kb = kb
-        self._puts: list[_Put] = []
+        self._puts: dict[str, _Put] = {}
+        self._links: list[_Link] = []
         self._deletes: list[str] = []
 
-    def put(self, meta: DocumentMeta, chunks: list[NewChunk], vectors: np.ndarray) -> None:
-        """Add a document, replacing any stored one with the same source path."""
+    def put(self, meta: DocumentMeta, chunks: list[NewChunk], vectors: np.ndarray,
+            stat: FileStat | None = None, source: str | None = None,
+            replace: bool = False) -> None:
+        """Store a document under ``meta.source_path`` (the last put of a path wins).
+
+        When its content is already stored the path is linked to it instead,
+        unless ``replace`` asks to re-chunk the stored content.
+        """
         if len(chunks) != len(vectors):
             raise ValueError("one vector per chunk")
-        self._puts = [p for p in self._puts if p.meta.source_path != meta.source_path]
-        self._puts.append(_Put(meta, chunks, vectors))
+        self._puts.pop(meta.source_path, None)
+        self._puts[meta.source_path] = _Put(meta, chunks, vectors, stat, source, replace)
+
+    def link(self, source_path: str, content_hash: str, stat: FileStat | None = None,
+             source: str | None = None, meta: DocumentMeta | None = None) -> None:
+        """Point a path at stored content; ``meta`` (a moved file's) replaces its metadata."""
+        self._links.append(_Link(source_path, content_hash, stat, source, meta))
 
     def delete(self, source_path: str) -> None:
         self._deletes.append(source_path)
 
     @property
     def pending(self) -> int:
-        return len(self._puts) + len(self._deletes)
+        return len(self._puts) + len(self._links) + len(self._deletes)
 
     def publish(self) -> int:
-        """Make every pending write visible at once; returns the new generation."""
-        kb, store, dimension = self._kb, self._kb.store, self._kb.encoder.dimension
+        """Make every pending write visible at once; returns the published generation.
+
+        The generation number only moves when the vectors changed: a publish of
+        moves and metadata alone keeps serving the same index file.
+        """
+        kb, store = self._kb, self._kb.store
         with store.connect() as db:
             live = kb.load_generation(db)
-            index, centroids = live.index, live.centroids
-            added_ids: list[int] = []
-            added_languages: list[str | None] = []
-            for source_path in [*self._deletes, *(p.meta.source_path for p in self._puts)]:
-                removed = store.delete_document(db, source_path, dimension)
-                index.delete(removed.ids)
-                centroids.remove(removed.languages, removed.vectors)
-            for put in self._puts:
-                added_ids += store.insert_document(db, put.meta, put.chunks, put.vectors)
-                languages = [c.language or put.meta.language for c in put.chunks]
-                added_languages += languages
-                centroids.add(languages, put.vectors)
-            if centroids.drifted(kb.settings.recenter_tolerance):
-                centroids.apply_current()
-                stored = store.all_vectors(db, dimension)
-                index = kb.new_index()
-                index.add(stored.ids, centroids.center(stored.vectors, stored.languages))
-            elif added_ids:
-                vectors = np.concatenate([p.vectors for p in self._puts])
-                index.add(np.array(added_ids, np.int64), centroids.center(vectors, added_languages))
-            number = live.number + 1
-            kb.write_generation(index, number)
-            store.set_meta(db, "generation", str(number))
-            store.set_meta(db, "centroids", centroids.to_json())
-        self._puts, self._deletes = [], []
+            changes = _Changes()
+            orphans: set[int] = set()
+            for put in self._puts.values():
+                orphans |= self._apply_put(db, put, changes)
+            for link in self._links:
+                orphans |= self._apply_link(db, link)
+            for source_path in self._deletes:
+                orphans.add(store.unlink_path(db, source_path) or 0)
+            changes.removed.append(store.delete_orphans(db, orphans - {0}, kb.encoder.model_id,
+                                                        kb.encoder.dimension))
+            number = self._publish_vectors(db, live, changes)
+        self._puts, self._links, self._deletes = {}, [], []
         kb.prune_generations(number)
         return number
+
+    def _apply_put(self, db: sqlite3.Connection, put: _Put, changes: _Changes) -> set[int]:
+        store, model_id = self._kb.store, self._kb.encoder.model_id
+        doc_id = store.document_id_by_hash(db, put.meta.content_hash)
+        if doc_id is not None and put.replace:
+            changes.removed.append(store.delete_chunks(db, [doc_id], model_id,
+                                                       self._kb.encoder.dimension))
+            store.update_document(db, doc_id, put.meta, len(put.chunks))
+        elif doc_id is None:
+            doc_id = store.insert_document(db, put.meta, len(put.chunks))
+        else:
+            put = replace(put, chunks=[])  # content already stored: only the path is new
+        if put.chunks:
+            changes.added_ids += store.insert_chunks(db, doc_id, put.meta.language, put.chunks,
+                                                     put.vectors, model_id)
+            changes.added_languages += [c.language or put.meta.language for c in put.chunks]
+            changes.added_vectors.append(put.vectors)
+        before = store.link_path(db, put.meta.source_path, doc_id, put.stat, put.source)
+        return {before} if before not in (None, doc_id) else set()
+
+    def _apply_link(self, db: sqlite3.Connection, link: _Link) -> set[int]:
+        store = self._kb.store
+        doc_id = store.document_id_by_hash(db, link.content_hash)
+        if doc_id is None:
+            raise LookupError(f"no stored content {link.content_hash} for {link.source_path}")
+        before = store.link_path(db, link.source_path, doc_id, link.stat, link.source)
+        if link.meta is not None:
+            store.update_document(db, doc_id, link.meta)
+        return {before} if before not in (None, doc_id) else set()
+
+    def _publish_vectors(self, db: sqlite3.Connection, live: Generation,
+                         changes: _Changes) -> int:
+        """Apply the changes to the index and centroids; write a generation if they moved."""
+        kb, store = self._kb, self._kb.store
+        index, centroids = live.index, live.centroids
+        removed_any = False
+        for removed in changes.removed:
+            if len(removed.ids):
+                removed_any = True
+                index.delete(removed.ids)
+                centroids.remove(removed.languages, removed.vectors)
+        if not changes.added_ids and not removed_any:
+            return live.number
+        if changes.added_ids:
+            added = np.concatenate(changes.added_vectors)
+            centroids.add(changes.added_languages, added)
+        if centroids.drifted(kb.settings.recenter_tolerance):
+            centroids.apply_current()
+            stored = store.all_vectors(db, kb.encoder.model_id, kb.encoder.dimension)
+            index = kb.new_index()
+            index.add(stored.ids, centroids.center(stored.vectors, stored.languages))
+        elif changes.added_ids:
+            index.add(np.array(changes.added_ids, np.int64),
+                      centroids.center(added, changes.added_languages))
+        number = live.number + 1
+        kb.write_generation(index, number)
+        store.set_meta(db, "generation", str(number))
+        store.set_meta(db, "centroids", centroids.to_json())
+        return number
+
+
+def _holder(lock) -> dict:
+    lock.seek(0)
+    try:
+        return json.loads(lock.read() or "{}")
+    except json.JSONDecodeError:
+        return {}
+
+
+def _busy_message(lock) -> str:
+    holder = _holder(lock)
+    return (f"a re-index is already running since {holder.get('since', '?')} "
+            f"(pid {holder.get('pid', '?')}); try again when it has finished")
+
+
+def _take_over(lock) -> None:
+    """Write this process into the lock file, noting a dead holder it replaces."""
+    previous = _holder(lock)
+    if previous.get("pid"):
+        log.warning("took over the write lock left by pid %s (started %s), which is gone",
+                    previous["pid"], previous.get("since"))
+    lock.seek(0)
+    lock.truncate(0)
+    lock.write(json.dumps({"pid": os.getpid(),
+                           "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}))
+    lock.flush()
 
 
 class KnowledgeBase:
@@ -184,7 +310,7 @@ class KnowledgeBase:
                 generation = int(path.name.split("-")[1].split(".")[0])
             except ValueError:
                 continue
-            if generation > live or generation <= live - GENERATIONS_KEPT:
+            if generation > live or generation <= live - self.settings.generations_kept:
                 path.unlink(missing_ok=True)
 
     def generation(self) -> Generation:
@@ -206,13 +332,25 @@ class KnowledgeBase:
 
     @contextmanager
     def writer(self) -> Iterator[Writer]:
-        """The single writer of this data directory; publishes what is left on exit."""
-        with open(self.settings.data_dir / "write.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            writer = Writer(self)
-            yield writer
-            if writer.pending:
-                writer.publish()
+        """The single writer of this data directory; publishes what is left on exit.
+
+        The lock is an ``flock`` on ``write.lock``: the kernel drops it when its
+        process dies, so a lock left by a killed run is simply taken over. The
+        file names the holder so that a second writer can say who is at work.
+        """
+        with open(self.settings.data_dir / "write.lock", "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise WriterBusyError(_busy_message(lock)) from None
+            _take_over(lock)
+            try:
+                writer = Writer(self)
+                yield writer
+                if writer.pending:
+                    writer.publish()
+            finally:
+                lock.truncate(0)
 
     # --- queries ------------------------------------------------------------------
     def query_vector(self, query: str, generation: Generation) -> np.ndarray:
@@ -243,13 +381,15 @@ class KnowledgeBase:
         )
 
     def search(
-        self, query: str, filters: Filters | None = None, k: int = 10, offset: int = 0
+        self, query: str, filters: Filters | None = None, k: int = 10, offset: int = 0,
+        mode: SearchMode = SearchMode.dense,
     ) -> list[Hit]:
         """The best chunks for ``query`` among those passing ``filters``."""
         return self._chunk_hits(query, filters, offset + k)[offset:]
 
     def search_documents(
-        self, query: str, filters: Filters | None = None, k: int = 10, offset: int = 0
+        self, query: str, filters: Filters | None = None, k: int = 10, offset: int = 0,
+        mode: SearchMode = SearchMode.dense,
     ) -> list[DocumentHits]:
         """The best documents for ``query``, each with its matching chunks, best first."""
         groups: dict[int, DocumentHits] = {}

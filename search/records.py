@@ -25,6 +25,14 @@ class DocType(StrEnum):
     other = "other"
 
 
+class SearchMode(StrEnum):
+    """How chunks are found: by meaning, by keywords (BM25), or both fused."""
+
+    dense = "dense"
+    lexical = "lexical"
+    hybrid = "hybrid"
+
+
 class Provenance(BaseModel):
     """Where a chunk sits in its file; every field is optional."""
 
@@ -57,11 +65,22 @@ class DocumentMeta(BaseModel):
 
 
 class Document(DocumentMeta):
-    """A stored document."""
+    """A stored document: one per distinct content, listed under every path that holds it.
+
+    ``source_path`` is the path its metadata was read from; ``paths`` are all of them.
+    """
 
     id: int
     n_chunks: int
     ingested_at: dt.datetime
+    paths: list[str] = Field(default_factory=list)
+
+
+class FileStat(BaseModel):
+    """A file's size and modification time: the fast check before hashing it."""
+
+    size: int
+    mtime_ns: int
 
 
 class NewChunk(BaseModel):
@@ -145,3 +164,59 @@ class DocumentHits(BaseModel):
     document: DocumentSummary
     score: float
     hits: list[Hit]
+
+
+class FileFailure(BaseModel):
+    """A file a run could not index, and why."""
+
+    path: str
+    reason: str
+
+
+class Move(BaseModel):
+    """A file whose content now lives at another path; its chunks and vectors stayed."""
+
+    from_path: str
+    to_path: str
+
+
+class RunReport(BaseModel):
+    """What one ingest or re-index run changed, file by file."""
+
+    added: list[str] = Field(default_factory=list, description="New paths with new content.")
+    updated: list[str] = Field(default_factory=list, description="Paths whose content changed.")
+    moved: list[Move] = Field(default_factory=list)
+    duplicates: list[str] = Field(
+        default_factory=list, description="New paths whose content was already stored.")
+    deleted: list[str] = Field(default_factory=list, description="Paths gone from disk.")
+    unchanged: int = 0
+    failed: list[FileFailure] = Field(default_factory=list)
+    chunks_indexed: int = Field(0, description="New chunks stored.")
+    chunks_embedded: int = Field(0, description="Chunks the model had to embed (cache misses).")
+    seconds: float = 0.0
+
+    @property
+    def chunks_per_second(self) -> float:
+        return self.chunks_indexed / self.seconds if self.seconds else 0.0
+
+    def summary(self) -> str:
+        return (f"added {len(self.added)}, updated {len(self.updated)}, moved {len(self.moved)},"
+                f" duplicates {len(self.duplicates)}, deleted {len(self.deleted)}, unchanged"
+                f" {self.unchanged}, failed {len(self.failed)}; {self.chunks_indexed} chunks"
+                f" indexed, {self.chunks_embedded} embedded, in {self.seconds:.1f}s")
+
+
+class RunRecord(BaseModel):
+    """A run as the database keeps it: who started it, its progress, and its report."""
+
+    id: int
+    kind: str = Field(description="ingest or reindex")
+    trigger: str = Field(description="cli, api or schedule")
+    status: str = Field(description="running, finished, failed or interrupted")
+    pid: int | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    files_total: int | None
+    files_done: int
+    report: RunReport | None
+    error: str | None

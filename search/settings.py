@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     commit_every_chunks: int = Field(
         2000, ge=1, description="Publish the index after this many new chunks during an ingest."
     )
+    generations_kept: int = Field(
+        2, ge=2, description="Index generations kept on disk: the live one and those a slow "
+        "reader may still hold.")
+    sources_file: Path | None = Field(
+        None, description="YAML or TOML file listing the folders `bridge reindex` reads.")
+    reindex_cron: str | None = Field(
+        None, description="Cron expression: `bridge serve` re-indexes the sources on it.")
     languages: list[str] = Field(
         ["en", "fr", "de", "es", "it", "pt", "nl"],
         description="ISO 639-1 codes the language detector chooses among.",

@@ -11,7 +11,9 @@ with another index type) without embedding anything again.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,14 +22,25 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from search.records import Chunk, Document, DocumentMeta, Filters, NewChunk, Provenance
+from search.records import (
+    Chunk,
+    Document,
+    DocumentMeta,
+    FileStat,
+    Filters,
+    NewChunk,
+    Provenance,
+    RunRecord,
+    RunReport,
+)
 
+SCHEMA_VERSION = "2"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    source_path TEXT NOT NULL UNIQUE,
-    content_hash TEXT NOT NULL,
+    content_hash TEXT NOT NULL UNIQUE,
+    source_path TEXT NOT NULL,
     title TEXT NOT NULL,
     office TEXT, region TEXT, team TEXT,
     doc_type TEXT NOT NULL,
@@ -35,19 +48,42 @@ CREATE TABLE IF NOT EXISTS documents (
     n_chunks INTEGER NOT NULL,
     ingested_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS paths (
+    source_path TEXT PRIMARY KEY,
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    size INTEGER, mtime_ns INTEGER, source TEXT
+);
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
     ordinal INTEGER NOT NULL,
     text TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
     language TEXT,
     provenance TEXT NOT NULL,
-    n_tokens INTEGER NOT NULL,
-    vector BLOB NOT NULL
+    n_tokens INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS embeddings (
+    model_id TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (model_id, text_hash)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL, trigger TEXT NOT NULL, status TEXT NOT NULL, pid INTEGER,
+    started_at TEXT NOT NULL, finished_at TEXT,
+    files_total INTEGER, files_done INTEGER NOT NULL DEFAULT 0,
+    report TEXT, error TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id, ordinal);
+CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash);
+CREATE INDEX IF NOT EXISTS paths_document ON paths(document_id);
 CREATE INDEX IF NOT EXISTS documents_office ON documents(office COLLATE NOCASE);
 """
+
+
+class SchemaError(RuntimeError):
+    """The data directory was written by an incompatible version."""
+
 
 # Filter field -> SQL column on ``documents d``; every filter applies to documents.
 _FILTER_COLUMNS = {"office": "d.office", "region": "d.region", "doc_type": "d.doc_type",
@@ -73,6 +109,11 @@ def filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:
     return (" AND ".join(clauses) or "1"), params
 
 
+def text_hash(text: str) -> str:
+    """The key of a chunk's embedding in the cache: same text, same vector."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
 class StoredVectors(NamedTuple):
     """Chunk ids with their languages and raw vectors."""
 
@@ -81,21 +122,52 @@ class StoredVectors(NamedTuple):
     vectors: np.ndarray
 
 
+class PathState(NamedTuple):
+    """What the database knows of one file path: its document and the file's stat."""
+
+    document_id: int
+    content_hash: str
+    size: int | None
+    mtime_ns: int | None
+
+
 def _stored_vectors(rows: list[sqlite3.Row], dimension: int) -> StoredVectors:
     vectors = np.frombuffer(b"".join(r["vector"] for r in rows), dtype=np.float32)
     return StoredVectors(np.array([r["id"] for r in rows], dtype=np.int64),
                          [r["language"] for r in rows], vectors.reshape(len(rows), dimension))
 
 
-def _document(row: sqlite3.Row) -> Document:
-    return Document.model_validate(dict(row))
+def _placeholders(values: list[Any]) -> str:
+    return ",".join("?" * len(values))
+
+
+def _batches(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def _document(row: sqlite3.Row, paths: list[str] | None = None) -> Document:
+    return Document.model_validate({**dict(row), "paths": paths or [row["source_path"]]})
 
 
 def _chunk(row: sqlite3.Row) -> Chunk:
     data = dict(row)
-    data.pop("vector", None)
     data["provenance"] = Provenance.model_validate_json(data["provenance"])
     return Chunk.model_validate(data)
+
+
+def _run(row: sqlite3.Row) -> RunRecord:
+    data = dict(row)
+    data["report"] = RunReport.model_validate_json(data["report"]) if data["report"] else None
+    return RunRecord.model_validate(data)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+_CHUNK_VECTORS = ("SELECT c.id, c.language, e.vector FROM chunks c JOIN embeddings e"
+                  " ON e.text_hash = c.text_hash AND e.model_id = ?")
 
 
 class Store:
@@ -107,9 +179,24 @@ class Store:
         db = sqlite3.connect(self.path, timeout=30)
         try:
             db.execute("PRAGMA journal_mode=WAL")
+            self._check_schema(db)
             db.executescript(SCHEMA)
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                       (SCHEMA_VERSION,))
+            db.commit()
         finally:
             db.close()
+
+    def _check_schema(self, db: sqlite3.Connection) -> None:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "documents" not in tables:
+            return
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if (row[0] if row else "1") != SCHEMA_VERSION:
+            raise SchemaError(
+                f"{self.path} was written by an older Knowledge Bridge (schema "
+                f"{row[0] if row else 1}, this version needs {SCHEMA_VERSION}); ingest again "
+                "into a new BRIDGE_DATA_DIR (or delete this one)")
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
@@ -137,53 +224,138 @@ class Store:
     def set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
         db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
-    # --- writes ---------------------------------------------------------------
-    @staticmethod
-    def delete_document(db: sqlite3.Connection, source_path: str, dimension: int) -> StoredVectors:
-        """Remove a document and its chunks; returns what the removed chunks were."""
-        rows = db.execute(
-            "SELECT c.id, c.language, c.vector FROM chunks c JOIN documents d"
-            " ON d.id = c.document_id WHERE d.source_path = ?", (source_path,)).fetchall()
-        db.execute("DELETE FROM documents WHERE source_path = ?", (source_path,))
-        return _stored_vectors(rows, dimension)
+    # --- embedding cache --------------------------------------------------------
+    def cached_vectors(self, model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
+        """Raw vectors already computed by ``model_id`` for these chunk text hashes."""
+        found: dict[str, np.ndarray] = {}
+        with self.connect() as db:
+            for batch in _batches(sorted(set(hashes))):
+                rows = db.execute(
+                    f"SELECT text_hash, vector FROM embeddings WHERE model_id = ?"
+                    f" AND text_hash IN ({_placeholders(batch)})", [model_id, *batch])
+                found.update((r[0], np.frombuffer(r[1], dtype=np.float32)) for r in rows)
+        return found
 
     @staticmethod
-    def all_vectors(db: sqlite3.Connection, dimension: int) -> StoredVectors:
-        rows = db.execute("SELECT id, language, vector FROM chunks ORDER BY id").fetchall()
-        return _stored_vectors(rows, dimension)
+    def save_vectors(db: sqlite3.Connection, model_id: str, hashes: list[str],
+                     vectors: np.ndarray) -> None:
+        db.executemany(
+            "INSERT OR IGNORE INTO embeddings(model_id, text_hash, vector) VALUES (?, ?, ?)",
+            [(model_id, h, np.asarray(v, dtype=np.float32).tobytes())
+             for h, v in zip(hashes, vectors, strict=True)])
 
     @staticmethod
-    def insert_document(
-        db: sqlite3.Connection, meta: DocumentMeta, chunks: list[NewChunk], vectors: np.ndarray
-    ) -> list[int]:
-        """Insert a document with its chunks and their raw vectors; returns the chunk ids."""
+    def prune_vectors(db: sqlite3.Connection) -> int:
+        """Forget cached vectors no chunk uses any more; returns how many."""
+        return db.execute("DELETE FROM embeddings WHERE NOT EXISTS (SELECT 1 FROM chunks c"
+                          " WHERE c.text_hash = embeddings.text_hash)").rowcount
+
+    # --- paths ------------------------------------------------------------------
+    def known_paths(self, root: str) -> dict[str, PathState]:
+        """Every stored path equal to ``root`` or under it (``root`` is resolved)."""
+        with self.connect() as db:
+            rows = db.execute(
+                "SELECT p.source_path, p.document_id, d.content_hash, p.size, p.mtime_ns"
+                " FROM paths p JOIN documents d ON d.id = p.document_id"
+                " WHERE p.source_path = ? OR (p.source_path >= ? AND p.source_path < ?)",
+                (root, root.rstrip("/") + "/", root.rstrip("/") + "0")).fetchall()
+        return {r[0]: PathState(*r[1:]) for r in rows}
+
+    @staticmethod
+    def document_id_by_hash(db: sqlite3.Connection, digest: str) -> int | None:
+        row = db.execute("SELECT id FROM documents WHERE content_hash = ?", (digest,)).fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def link_path(db: sqlite3.Connection, source_path: str, document_id: int,
+                  stat: FileStat | None, source: str | None) -> int | None:
+        """Point ``source_path`` at a document; returns the document it pointed at before."""
+        before = Store.unlink_path(db, source_path)
+        db.execute("INSERT INTO paths(source_path, document_id, size, mtime_ns, source)"
+                   " VALUES (?, ?, ?, ?, ?)",
+                   (source_path, document_id, stat.size if stat else None,
+                    stat.mtime_ns if stat else None, source))
+        return before
+
+    @staticmethod
+    def unlink_path(db: sqlite3.Connection, source_path: str) -> int | None:
+        row = db.execute("DELETE FROM paths WHERE source_path = ? RETURNING document_id",
+                         (source_path,)).fetchone()
+        return row[0] if row else None
+
+    def touch_path(self, source_path: str, stat: FileStat) -> None:
+        """Record a new stat for a file whose content did not change."""
+        with self.connect() as db:
+            db.execute("UPDATE paths SET size = ?, mtime_ns = ? WHERE source_path = ?",
+                       (stat.size, stat.mtime_ns, source_path))
+
+    # --- documents and chunks -----------------------------------------------------
+    @staticmethod
+    def insert_document(db: sqlite3.Connection, meta: DocumentMeta, n_chunks: int) -> int:
         row = meta.model_dump(mode="json")
-        row.update(n_chunks=len(chunks), ingested_at=dt.datetime.now(dt.UTC).isoformat())
+        row.update(n_chunks=n_chunks, ingested_at=_now())
         cur = db.execute(
-            f"INSERT INTO documents({','.join(row)}) VALUES ({','.join('?' * len(row))})",
+            f"INSERT INTO documents({','.join(row)}) VALUES ({_placeholders(list(row))})",
             list(row.values()),
         )
-        doc_id = cur.lastrowid
+        return int(cur.lastrowid)
+
+    @staticmethod
+    def update_document(db: sqlite3.Connection, document_id: int, meta: DocumentMeta,
+                        n_chunks: int | None = None) -> None:
+        """New metadata for stored content (a moved or re-read file)."""
+        row = meta.model_dump(mode="json", exclude={"content_hash"})
+        if n_chunks is not None:
+            row.update(n_chunks=n_chunks, ingested_at=_now())
+        db.execute(f"UPDATE documents SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",
+                   [*row.values(), document_id])
+
+    @staticmethod
+    def insert_chunks(db: sqlite3.Connection, document_id: int, language: str | None,
+                      chunks: list[NewChunk], vectors: np.ndarray, model_id: str) -> list[int]:
+        """Store a document's chunks and their raw vectors; returns the chunk ids."""
+        hashes = [text_hash(c.text) for c in chunks]
+        Store.save_vectors(db, model_id, hashes, vectors)
         ids = []
-        for ordinal, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True)):
+        for ordinal, (chunk, digest) in enumerate(zip(chunks, hashes, strict=True)):
             cur = db.execute(
-                "INSERT INTO chunks(document_id, ordinal, text, language, provenance, n_tokens,"
-                " vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (doc_id, ordinal, chunk.text, chunk.language or meta.language,
-                 json.dumps(chunk.provenance.as_dict()), chunk.n_tokens,
-                 np.asarray(vector, dtype=np.float32).tobytes()),
+                "INSERT INTO chunks(document_id, ordinal, text, text_hash, language, provenance,"
+                " n_tokens) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (document_id, ordinal, chunk.text, digest, chunk.language or language,
+                 json.dumps(chunk.provenance.as_dict()), chunk.n_tokens),
             )
             ids.append(int(cur.lastrowid))
         return ids
 
-    # --- reads ----------------------------------------------------------------
-    def content_hash(self, source_path: str) -> str | None:
-        with self.connect() as db:
-            row = db.execute(
-                "SELECT content_hash FROM documents WHERE source_path = ?", (source_path,)
-            ).fetchone()
-        return row[0] if row else None
+    @staticmethod
+    def delete_chunks(db: sqlite3.Connection, document_ids: list[int], model_id: str,
+                      dimension: int) -> StoredVectors:
+        """Delete these documents' chunks; returns what they were."""
+        rows: list[sqlite3.Row] = []
+        for batch in _batches(document_ids):
+            where = f"c.document_id IN ({_placeholders(batch)})"
+            rows += db.execute(f"{_CHUNK_VECTORS} WHERE {where}", [model_id, *batch]).fetchall()
+            db.execute(f"DELETE FROM chunks WHERE document_id IN ({_placeholders(batch)})",
+                       batch)
+        return _stored_vectors(rows, dimension)
 
+    @staticmethod
+    def delete_orphans(db: sqlite3.Connection, document_ids: set[int], model_id: str,
+                       dimension: int) -> StoredVectors:
+        """Delete those documents no path names any more; returns their chunks' vectors."""
+        orphans = [i for i in sorted(document_ids) if db.execute(
+            "SELECT 1 FROM paths WHERE document_id = ? LIMIT 1", (i,)).fetchone() is None]
+        removed = Store.delete_chunks(db, orphans, model_id, dimension)
+        for batch in _batches(orphans):
+            db.execute(f"DELETE FROM documents WHERE id IN ({_placeholders(batch)})", batch)
+        return removed
+
+    @staticmethod
+    def all_vectors(db: sqlite3.Connection, model_id: str, dimension: int) -> StoredVectors:
+        rows = db.execute(f"{_CHUNK_VECTORS} ORDER BY c.id", (model_id,)).fetchall()
+        return _stored_vectors(rows, dimension)
+
+    # --- reads ----------------------------------------------------------------
     def chunk_ids(self, filters: Filters) -> list[int]:
         """Ids of every chunk whose document passes ``filters``."""
         where, params = filter_sql(filters)
@@ -198,11 +370,20 @@ class Store:
         with self.connect() as db:
             rows = db.execute(
                 f"SELECT c.*, d.id AS d_id FROM chunks c JOIN documents d ON d.id = c.document_id"
-                f" WHERE c.id IN ({','.join('?' * len(ids))})", ids).fetchall()
+                f" WHERE c.id IN ({_placeholders(ids)})", ids).fetchall()
             doc_ids = sorted({r["d_id"] for r in rows})
             docs = {r["id"]: _document(r) for r in db.execute(
-                f"SELECT * FROM documents WHERE id IN ({','.join('?' * len(doc_ids))})", doc_ids)}
+                f"SELECT * FROM documents WHERE id IN ({_placeholders(doc_ids)})", doc_ids)}
         return {r["id"]: (_chunk(r), docs[r["d_id"]]) for r in rows}
+
+    @staticmethod
+    def _paths(db: sqlite3.Connection, doc_ids: list[int]) -> dict[int, list[str]]:
+        paths: dict[int, list[str]] = {}
+        for row in db.execute(
+                f"SELECT document_id, source_path FROM paths WHERE document_id IN"
+                f" ({_placeholders(doc_ids)}) ORDER BY source_path", doc_ids):
+            paths.setdefault(row[0], []).append(row[1])
+        return paths
 
     def documents(
         self, filters: Filters | None, limit: int, offset: int
@@ -214,8 +395,10 @@ class Store:
             total = total.fetchone()[0]
             rows = db.execute(
                 f"SELECT d.* FROM documents d WHERE {where}"
-                f" ORDER BY d.date DESC, d.id LIMIT ? OFFSET ?", [*params, limit, offset])
-            return [_document(r) for r in rows], total
+                f" ORDER BY d.date DESC, d.id LIMIT ? OFFSET ?", [*params, limit, offset]
+            ).fetchall()
+            paths = self._paths(db, [r["id"] for r in rows])
+            return [_document(r, paths.get(r["id"])) for r in rows], total
 
     def document(self, doc_id: int) -> tuple[Document, list[Chunk]] | None:
         with self.connect() as db:
@@ -224,17 +407,54 @@ class Store:
                 return None
             chunks = db.execute(
                 "SELECT * FROM chunks WHERE document_id = ? ORDER BY ordinal", (doc_id,))
-            return _document(row), [_chunk(c) for c in chunks]
+            return (_document(row, self._paths(db, [doc_id]).get(doc_id)),
+                    [_chunk(c) for c in chunks])
 
     def counts(self) -> dict[str, Any]:
         """Totals for ``status``: documents, chunks, and documents per office and language."""
         with self.connect() as db:
             docs = db.execute("SELECT count(*) FROM documents").fetchone()[0]
             chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            paths = db.execute("SELECT count(*) FROM paths").fetchone()[0]
             per = {
                 col: dict(db.execute(
                     f"SELECT coalesce({col}, '?'), count(*) FROM documents GROUP BY 1 ORDER BY 1"
                 ).fetchall())
                 for col in ("office", "language", "doc_type")
             }
-        return {"documents": docs, "chunks": chunks, **{f"by_{k}": v for k, v in per.items()}}
+        return {"documents": docs, "paths": paths, "chunks": chunks,
+                **{f"by_{k}": v for k, v in per.items()}}
+
+    # --- runs ---------------------------------------------------------------------
+    def start_run(self, kind: str, trigger: str) -> int:
+        """Record a run that now holds the write lock; any run still "running" died."""
+        with self.connect() as db:
+            db.execute("UPDATE runs SET status = 'interrupted', finished_at = ?"
+                       " WHERE status = 'running'", (_now(),))
+            cur = db.execute("INSERT INTO runs(kind, trigger, status, pid, started_at)"
+                             " VALUES (?, ?, 'running', ?, ?)", (kind, trigger, os.getpid(),
+                                                                _now()))
+            return int(cur.lastrowid)
+
+    def run_progress(self, run_id: int, done: int, total: int) -> None:
+        with self.connect() as db:
+            db.execute("UPDATE runs SET files_done = ?, files_total = ? WHERE id = ?",
+                       (done, total, run_id))
+
+    def finish_run(self, run_id: int, report: RunReport | None, error: str | None) -> None:
+        with self.connect() as db:
+            db.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, report = ?, error = ? WHERE id = ?",
+                ("failed" if error else "finished", _now(),
+                 report.model_dump_json() if report else None, error, run_id))
+
+    def runs(self, limit: int = 20, offset: int = 0) -> list[RunRecord]:
+        with self.connect() as db:
+            rows = db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ? OFFSET ?",
+                              (limit, offset)).fetchall()
+        return [_run(r) for r in rows]
+
+    def run(self, run_id: int) -> RunRecord | None:
+        with self.connect() as db:
+            row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return _run(row) if row else None

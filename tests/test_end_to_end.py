@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,15 +17,9 @@ import pytest
 import yaml
 
 from tests.conftest import CORPUS
+from tests.servers import BRIDGE, bridge_server
 
-BRIDGE = [sys.executable, "-m", "api"]
 PLANTED = yaml.safe_load((CORPUS / "planted.yaml").read_text(encoding="utf-8"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -45,26 +36,8 @@ def ingest_report(env: dict[str, str]) -> dict:
 
 @pytest.fixture(scope="module")
 def server(env: dict[str, str], ingest_report: dict) -> Iterator[httpx.Client]:
-    port = free_port()
-    process = subprocess.Popen([*BRIDGE, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if client.get("/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {process.stdout.read().decode()}")
-            time.sleep(0.5)
+    with bridge_server(env) as client:
         yield client
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def documents_for(client: httpx.Client, query: str, k: int, **filters: list[str]) -> list[str]:
@@ -95,10 +68,10 @@ def planted_ranks(server: httpx.Client) -> dict[str, dict[str, int]]:
 
 def test_corpus_ingests_completely(ingest_report: dict) -> None:
     assert ingest_report["failed"] == []
-    assert len(ingest_report["indexed"]) >= 30
+    assert len(ingest_report["added"]) >= 30
     # the corpus's own README and planted.yaml are excluded by corpus/_manifest.yaml
-    assert not any(Path(p).parent == CORPUS for p in ingest_report["indexed"])
-    assert ingest_report["chunks"] >= len(ingest_report["indexed"])
+    assert not any(Path(p).parent == CORPUS for p in ingest_report["added"])
+    assert ingest_report["chunks_indexed"] >= len(ingest_report["added"])
 
 
 def test_health_and_docs(server: httpx.Client) -> None:
@@ -209,7 +182,7 @@ def test_cli_search_json(env: dict[str, str], ingest_report: dict) -> None:
     assert len(hits) == 3 and {h["document"]["language"] for h in hits} == {"de"}
     status = subprocess.run([*BRIDGE, "status", "--json"], env=env, capture_output=True,
                             text=True, timeout=300, check=True)
-    assert json.loads(status.stdout)["documents"] == len(ingest_report["indexed"])
+    assert json.loads(status.stdout)["documents"] == len(ingest_report["added"])
 
 
 def test_odd_but_valid_queries_are_answered(server: httpx.Client) -> None:

@@ -53,8 +53,8 @@ def test_bad_files_are_reported_with_reasons_and_the_rest_indexed(
     }
     assert reasons["broken.pdf"].startswith("malformed PDF")
     assert reasons["truncated.docx"].startswith("malformed DOCX")
-    assert sorted(Path(p).name for p in report.indexed) == ["deck.pdf", "report.docx", "visit.md"]
-    assert report.chunks == kb.status()["chunks"] >= 5
+    assert sorted(Path(p).name for p in report.added) == ["deck.pdf", "report.docx", "visit.md"]
+    assert report.chunks_indexed == kb.status()["chunks"] >= 5
 
     documents, total = kb.documents()
     assert total == 3
@@ -70,12 +70,12 @@ def test_second_run_skips_unchanged_files_and_replaces_changed_ones(
         kb: KnowledgeBase, folder: Path) -> None:
     Ingestor(kb).run([folder])
     again = Ingestor(kb).run([folder])
-    assert again.indexed == [] and len(again.unchanged) == 3 and again.chunks == 0
+    assert again.added == [] and again.unchanged == 3 and again.chunks_embedded == 0
 
     note = folder / "paris" / "notes" / "visit.md"
     note.write_text(GOOD_NOTE.replace("within a day", "within two hours"), encoding="utf-8")
     third = Ingestor(kb).run([folder])
-    assert [Path(p).name for p in third.indexed] == ["visit.md"]
+    assert [Path(p).name for p in third.updated] == ["visit.md"]
     texts = [h.text for h in kb.search("how fast do nurses call after an alert", k=20)]
     assert any("within two hours" in t for t in texts)
     assert not any("within a day" in t for t in texts)
@@ -90,4 +90,4 @@ def test_missing_path_is_reported(kb: KnowledgeBase, tmp_path: Path) -> None:
 def test_a_file_named_twice_is_ingested_once(kb: KnowledgeBase, folder: Path) -> None:
     note = folder / "paris" / "notes" / "visit.md"
     report = Ingestor(kb).run([note, folder / "paris" / ".." / "paris" / "notes" / "visit.md"])
-    assert report.indexed == [str(note)] and kb.status()["documents"] == 1
+    assert report.added == [str(note.resolve())] and kb.status()["documents"] == 1

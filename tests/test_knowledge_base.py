@@ -27,11 +27,12 @@ DOCS = [
 ]
 
 
-def meta(i: int, office: str, language: str, doc_type: DocType, date: str) -> DocumentMeta:
+def meta(i: int, office: str, language: str, doc_type: DocType, date: str,
+         content: str = "") -> DocumentMeta:
     return DocumentMeta(title=f"{office} doc", office=office, region="US" if office == "Boston"
                         else "EU", doc_type=doc_type, language=language,
                         date=dt.date.fromisoformat(date), source_path=f"/docs/{i}.txt",
-                        content_hash=str(i))
+                        content_hash=f"{i}:{content}")
 
 
 def put_all(kb: KnowledgeBase, docs=DOCS) -> None:
@@ -39,7 +40,7 @@ def put_all(kb: KnowledgeBase, docs=DOCS) -> None:
         for i, (office, language, doc_type, date, texts) in enumerate(docs):
             chunks = [NewChunk(text=t, language=language, provenance=Provenance(page=p + 1))
                       for p, t in enumerate(texts)]
-            writer.put(meta(i, office, language, doc_type, date), chunks,
+            writer.put(meta(i, office, language, doc_type, date, "".join(texts)), chunks,
                        kb.encoder.encode_documents(texts))
 
 

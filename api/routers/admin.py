@@ -1,0 +1,47 @@
+"""Operators' routes: start a re-index, follow it, read past runs' reports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+
+from api.deps import get_kb
+from api.reindex import configured_roots, start_reindex
+from api.schemas import ErrorResponse, ReindexStarted
+from ingest.sources import SourcesError
+from search.knowledge_base import KnowledgeBase, WriterBusyError
+from search.records import RunRecord
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+@router.post("/reindex", response_model=ReindexStarted, status_code=status.HTTP_202_ACCEPTED,
+             responses={409: {"model": ErrorResponse}, 400: {"model": ErrorResponse}})
+def reindex(kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> ReindexStarted:
+    """Re-read every configured source in the background; follow it at /admin/runs/{id}."""
+    try:
+        run_id = start_reindex(kb, configured_roots(kb))
+    except SourcesError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+    except WriterBusyError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    return ReindexStarted(run_id=run_id, status_url=f"/admin/runs/{run_id}")
+
+
+@router.get("/runs", response_model=list[RunRecord])
+def runs(kb: Annotated[KnowledgeBase, Depends(get_kb)],
+         limit: Annotated[int, Query(ge=1, le=200)] = 20,
+         offset: Annotated[int, Query(ge=0)] = 0) -> list[RunRecord]:
+    """Ingest and re-index runs, newest first, each with its report once finished."""
+    return kb.store.runs(limit, offset)
+
+
+@router.get("/runs/{run_id}", response_model=RunRecord,
+            responses={404: {"model": ErrorResponse}})
+def run(run_id: int, kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> RunRecord:
+    """One run: progress (files done of total) while it runs, its report when it ends."""
+    record = kb.store.run(run_id)
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
+    return record

@@ -1,0 +1,8 @@
+"""Keyword (BM25) side of hybrid retrieval: language-aware analysis + SQLite FTS5."""
+
+from __future__ import annotations
+
+from search.lexical.analysis import Analyzer, ParsedQuery, contains_phrase, parse_query
+from search.lexical.fts import SCHEMA, LexicalIndex
+
+__all__ = ["SCHEMA", "Analyzer", "LexicalIndex", "ParsedQuery", "contains_phrase", "parse_query"]

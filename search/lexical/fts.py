@@ -1,0 +1,170 @@
+"""BM25 keyword search over chunks with an SQLite FTS5 table.
+
+The table stores the *analysed* terms of each chunk (stemmed, stop words
+removed, accents folded by ``Analyzer``), one row per chunk with
+rowid = ``chunks.id``. FTS5's own tokenizer then only has to split on spaces;
+``remove_diacritics 2`` is a second line of defence, not the folding itself.
+SQLite 3.40 has no ``contentless_delete``, so the table keeps its content,
+which is what makes ``DELETE ... WHERE rowid = ?`` possible.
+
+User input never reaches FTS5 syntax: every term is emitted as a quoted FTS5
+string, so operators, parentheses, ``*``, ``NEAR``, ``-`` or ``:`` in a query
+are just characters that analysis has already discarded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+
+from search.lexical.analysis import Analyzer, contains_phrase, parse_query
+
+TABLE = "chunk_terms"
+SCHEMA = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} "
+    "USING fts5(terms, tokenize='unicode61 remove_diacritics 2')"
+)
+
+# With phrases, FTS5 only narrows the candidates (it sees stems, not the
+# words as written); the rest are read in pages of this many times k until
+# k verified hits are found or the candidates run out.
+_PHRASE_PAGE_FACTOR = 4
+_MIN_PHRASE_PAGE = 50
+
+
+def _quote(term: str) -> str:
+    """An FTS5 string literal: the term can never be read as an operator."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _unique(terms: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(t for t in terms if t))
+
+
+class LexicalIndex:
+    """The ``chunk_terms`` FTS5 table, used inside the caller's connection.
+
+    Methods never commit: the caller owns the transaction, so chunk rows and
+    their terms are written (or rolled back) together.
+    """
+
+    SCHEMA = SCHEMA
+    TABLE = TABLE
+
+    def __init__(self, analyzer: Analyzer) -> None:
+        self.analyzer = analyzer
+
+    def ensure_schema(self, db: sqlite3.Connection) -> None:
+        """Create the table if missing (the app's migrations may run SCHEMA instead)."""
+        db.execute(SCHEMA)
+
+    def add(self, db: sqlite3.Connection, rows: Iterable[tuple[int, str, str | None]]) -> None:
+        """Index (chunk_id, text, language) rows; re-adding a chunk replaces it.
+
+        A chunk with no terms (only punctuation, say) still gets a row, so
+        ``count`` equals the number of indexed chunks.
+        """
+        db.executemany(
+            f"INSERT OR REPLACE INTO {TABLE}(rowid, terms) VALUES (?, ?)",
+            (
+                (chunk_id, " ".join(self.analyzer.terms(text, language)))
+                for chunk_id, text, language in rows
+            ),
+        )
+
+    def delete(self, db: sqlite3.Connection, chunk_ids: Iterable[int]) -> None:
+        db.executemany(f"DELETE FROM {TABLE} WHERE rowid = ?", ((i,) for i in chunk_ids))
+
+    def count(self, db: sqlite3.Connection) -> int:
+        return int(db.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
+
+    def match_expression(self, query: str, language: str | None) -> tuple[str, tuple[str, ...]]:
+        """The FTS5 MATCH string for ``query`` and the phrases hits must contain.
+
+        Every analysed word is OR-ed, which ranks by BM25 over all of them.
+        Each phrase's terms are additionally required (AND). They are not
+        required to be adjacent in the FTS5 sense: stop-word removal depends
+        on each chunk's language, so adjacency of analysed terms is not
+        reliable across languages; ``contains_phrase`` does the exact check.
+        An empty string means there is nothing to search for.
+        """
+        parsed = parse_query(query)
+        free = _unique(self.analyzer.terms(parsed.text, language))
+        if not free:
+            return "", parsed.phrases
+        clauses = ["(" + " OR ".join(_quote(t) for t in free) + ")"]
+        for phrase in parsed.phrases:
+            required = _unique(self.analyzer.terms(phrase, language))
+            if required:
+                clauses.append("(" + " AND ".join(_quote(t) for t in required) + ")")
+        return " AND ".join(clauses), parsed.phrases
+
+    def search(
+        self,
+        db: sqlite3.Connection,
+        query: str,
+        language: str | None,
+        k: int,
+        where: str = "1",
+        params: Sequence = (),
+    ) -> list[tuple[int, float]]:
+        """Up to ``k`` (chunk_id, score) pairs, best first; score = -bm25 > 0.
+
+        ``where``/``params`` is the caller's SQL condition over ``c``
+        (chunks) and ``d`` (documents); it is applied before the LIMIT so a
+        filtered search still returns k hits when k exist.
+        """
+        if k <= 0:
+            return []
+        expression, phrases = self.match_expression(query, language)
+        if not expression:
+            return []
+        if not phrases:
+            rows = self._page(db, expression, where, params, limit=k, offset=0)
+            return [(row["id"], -row["bm25"]) for row in rows]
+        return self._verified(db, expression, phrases, where, params, k)
+
+    def _verified(
+        self,
+        db: sqlite3.Connection,
+        expression: str,
+        phrases: tuple[str, ...],
+        where: str,
+        params: Sequence,
+        k: int,
+    ) -> list[tuple[int, float]]:
+        """Read candidates page by page, keeping those with every exact phrase."""
+        page = max(k * _PHRASE_PAGE_FACTOR, _MIN_PHRASE_PAGE)
+        hits: list[tuple[int, float]] = []
+        offset = 0
+        while len(hits) < k:
+            rows = self._page(db, expression, where, params, limit=page, offset=offset)
+            hits.extend(
+                (row["id"], -row["bm25"])
+                for row in rows
+                if all(contains_phrase(row["text"], p) for p in phrases)
+            )
+            if len(rows) < page:
+                break
+            offset += page
+        return hits[:k]
+
+    def _page(
+        self,
+        db: sqlite3.Connection,
+        expression: str,
+        where: str,
+        params: Sequence,
+        limit: int,
+        offset: int,
+    ) -> list[sqlite3.Row]:
+        # c.id breaks bm25 ties so pages never overlap or skip a row.
+        sql = (
+            f"SELECT c.id AS id, c.text AS text, bm25({TABLE}) AS bm25 "
+            f"FROM {TABLE} "
+            f"JOIN chunks AS c ON c.id = {TABLE}.rowid "
+            "JOIN documents AS d ON d.id = c.document_id "
+            f"WHERE {TABLE} MATCH ? AND ({where}) "
+            "ORDER BY bm25, c.id LIMIT ? OFFSET ?"
+        )
+        return db.execute(sql, (expression, *params, limit, offset)).fetchall()
