@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bench.common import CORPUS, scratch_knowledge_base
-from ingest.pipeline import Ingestor, discover
+from ingest.pipeline import Ingestor, Root, discover
 
 
 def main() -> None:
@@ -26,11 +26,11 @@ def main() -> None:
 
     kb = scratch_knowledge_base()
     ingestor = Ingestor(kb)
-    files, _ = discover([args.folder])
+    files, _ = discover([Root(args.folder)])
     texts = []
-    for path in files:
+    for file in files:
         try:
-            texts.extend(c.text for c in ingestor.preparer.prepare(path).chunks)
+            texts.extend(c.text for c in ingestor.preparer.prepare(file, "-")[1])
         except Exception:
             continue
     kb.encoder.encode_documents(texts[:8])  # warm-up
@@ -43,7 +43,7 @@ def main() -> None:
     tokens = sum(kb.encoder.count_tokens(t) for t in texts)
     result = {
         "folder": str(args.folder),
-        "files_indexed": len(report.indexed),
+        "files_indexed": len(report.added),
         "files_failed": len(report.failed),
         "chunks": len(texts),
         "mean_tokens_per_chunk": round(tokens / max(1, len(texts)), 1),

@@ -290,6 +290,7 @@ class _Run:
         meta = self.ingestor.preparer.describe(file, digest)[1] if moved_from else None
         self.writer.link(file.source_path, digest, stat, file.root.source, meta)
         if moved_from:
+            self.writer.delete(moved_from)  # applied after the link: the content stays
             self.report.moved.append(Move(from_path=moved_from, to_path=file.source_path))
         elif state:
             self.report.updated.append(file.source_path)

@@ -1,0 +1,152 @@
+"""kill -9 a real re-index at several points: the live generation stays complete and
+served, and the next run ends where a clean build of the same folder ends."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+from ingest.pipeline import Ingestor
+from search.knowledge_base import KnowledgeBase
+from tests.servers import BRIDGE
+from tests.test_reindex import index_is_consistent
+
+TOPICS = ["heart failure", "COPD", "diabetes", "sleep apnoea", "oncology", "asthma",
+          "hypertension", "stroke rehabilitation", "kidney disease", "depression",
+          "pregnancy", "arthritis"]
+
+
+def write_note(path: Path, topic: str, version: int = 1) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"# {topic.title()} programme\n\n## Finding\n\nRemote follow-up for {topic} patients "
+        f"reduced emergency visits (version {version}).\n\n## Method\n\nSix months, one clinic, "
+        f"{len(topic) * 7} {topic} patients.\n\n## Next step\n\nShare the {topic} protocol "
+        f"with the other offices.\n", encoding="utf-8")
+
+
+def build_v1(root: Path) -> None:
+    for i, topic in enumerate(TOPICS):
+        write_note(root / "boston" / "notes" / f"{i:02d}.md", topic)
+
+
+def change_to_v2(root: Path) -> None:
+    """Deletes, edits, moves, copies and additions, all in one re-index."""
+    notes = root / "boston" / "notes"
+    for i in (0, 1, 2):
+        (notes / f"{i:02d}.md").unlink()
+    for i in (3, 4, 5):
+        write_note(notes / f"{i:02d}.md", TOPICS[i], version=2)
+    (root / "paris" / "notes").mkdir(parents=True)
+    for i in (6, 7):
+        (notes / f"{i:02d}.md").rename(root / "paris" / "notes" / f"{i:02d}.md")
+    shutil.copy(notes / "08.md", notes / "08-copy.md")
+    for i, topic in enumerate(["malaria", "glaucoma", "psoriasis", "migraine", "gout"]):
+        write_note(root / "madrid" / "notes" / f"new-{i}.md", topic)
+
+
+def snapshot(kb: KnowledgeBase) -> dict[str, tuple]:
+    """Everything a clean build determines, keyed by content (ids differ between builds)."""
+    with kb.store.connect() as db:
+        duplicates = db.execute("SELECT count(*) FROM (SELECT 1 FROM chunks GROUP BY"
+                                " document_id, ordinal HAVING count(*) > 1)").fetchone()[0]
+        assert duplicates == 0
+        documents = db.execute("SELECT id, content_hash, title, office, n_chunks FROM documents")
+        state = {}
+        for doc_id, digest, title, office, n_chunks in documents.fetchall():
+            paths = sorted(r[0] for r in db.execute(
+                "SELECT source_path FROM paths WHERE document_id = ?", (doc_id,)))
+            chunks = db.execute("SELECT ordinal, text, language, provenance FROM chunks"
+                                " WHERE document_id = ? ORDER BY ordinal", (doc_id,)).fetchall()
+            assert len(chunks) == n_chunks
+            state[digest] = (title, office, tuple(paths), tuple(tuple(c) for c in chunks))
+    return state
+
+
+def generation_of(data_dir: Path) -> int:
+    try:
+        db = sqlite3.connect(data_dir / "bridge.sqlite3", timeout=30)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+    return int(row[0]) if row else 0
+
+
+def kill_after_publishes(root: Path, env: dict[str, str], data_dir: Path, publishes: int) -> bool:
+    """Start `bridge ingest ROOT`, kill -9 it once ``publishes`` more generations are out.
+
+    Returns False when the run finished first.
+    """
+    start = generation_of(data_dir)
+    process = subprocess.Popen([*BRIDGE, "ingest", str(root)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while generation_of(data_dir) < start + publishes:
+        if process.poll() is not None:
+            return False
+        assert time.monotonic() < deadline, "the re-index made no progress"
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    return True
+
+
+def test_killed_reindex_runs_end_like_a_clean_build(
+        tmp_path: Path, settings_for, encoder) -> None:
+    root = tmp_path / "share"
+    build_v1(root)
+    settings = settings_for("crash", commit_every_chunks=2, embed_batch_size=1)
+    kb = KnowledgeBase(settings, encoder)
+    Ingestor(kb).run([root])
+    change_to_v2(root)
+
+    env = {**os.environ, "BRIDGE_DATA_DIR": str(settings.data_dir),
+           "BRIDGE_COMMIT_EVERY_CHUNKS": "2", "BRIDGE_EMBED_BATCH_SIZE": "1"}
+    kills = [kill_after_publishes(root, env, settings.data_dir, n) for n in (1, 2, 3)]
+    assert any(kills), "every run finished before it could be killed"
+    # after each kill the published generation is complete and served
+    survivor = KnowledgeBase(settings, encoder)
+    index_is_consistent(survivor, finished=False)
+    assert survivor.search("remote follow-up", k=3)
+    runs = survivor.store.runs()
+    assert runs[0].status == "running"  # the killed run's row, left as it died
+
+    final = Ingestor(survivor).run([root])
+    assert [r.status for r in survivor.store.runs()][:2] == ["finished", "interrupted"]
+    assert final.failed == []
+    index_is_consistent(survivor)
+
+    clean = KnowledgeBase(settings_for("clean"), encoder)
+    Ingestor(clean).run([root])
+    assert snapshot(survivor) == snapshot(clean)
+    assert survivor.status()["chunks"] == clean.status()["chunks"]
+
+
+def test_a_run_killed_before_publishing_leaves_the_index_as_it_was(
+        tmp_path: Path, settings_for, encoder) -> None:
+    root = tmp_path / "share"
+    build_v1(root)
+    settings = settings_for("early")
+    kb = KnowledgeBase(settings, encoder)
+    Ingestor(kb).run([root])
+    before = snapshot(kb)
+    change_to_v2(root)
+    env = {**os.environ, "BRIDGE_DATA_DIR": str(settings.data_dir)}
+    process = subprocess.Popen([*BRIDGE, "ingest", str(root)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not kb.store.runs() or kb.store.runs()[0].status != "running":  # the run has started
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert snapshot(kb) == before
+    index_is_consistent(kb, finished=False)
