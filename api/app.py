@@ -49,10 +49,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.kb = open_knowledge_base(settings)
-        scheduler = _reindex_scheduler(app.state.kb) if settings.reindex_cron else None
+        app.state.scheduler = _reindex_scheduler(app.state.kb) if settings.reindex_cron else None
         yield
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
+        if app.state.scheduler is not None:
+            app.state.scheduler.shutdown(wait=False)
 
     app = FastAPI(
         title="Knowledge Bridge",

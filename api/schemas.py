@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from search.records import Chunk, Document, DocumentHits, Filters, Hit, valid_utf8
@@ -58,6 +60,11 @@ class Health(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str
+
+
+class ReindexSchedule(BaseModel):
+    cron: str | None
+    next_run: dt.datetime | None
 
 
 class ReindexStarted(BaseModel):

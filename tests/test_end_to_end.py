@@ -203,3 +203,16 @@ def test_corpus_metadata_follows_the_documented_precedence(server: httpx.Client)
     assert note["title"].startswith("PECAN (prise en charge anticipée")  # manifest
     assert note["author"] == "Claire Dubois"  # front matter
     assert (note["region"], note["language"], note["doc_type"]) == ("EU", "fr", "other")
+
+
+def test_the_ingest_is_a_recorded_run_and_reindex_needs_sources(
+        server: httpx.Client, env: dict[str, str], ingest_report: dict) -> None:
+    runs = server.get("/admin/runs").json()
+    assert [(r["kind"], r["trigger"], r["status"]) for r in runs] == [("ingest", "cli",
+                                                                       "finished")]
+    assert runs[0]["report"]["added"] == ingest_report["added"]
+    response = server.post("/admin/reindex")
+    assert response.status_code == 400 and "no sources file" in response.json()["detail"]
+    listed = subprocess.run([*BRIDGE, "runs"], env=env, capture_output=True, text=True,
+                            timeout=300, check=True)
+    assert listed.stdout.startswith("#1 ingest (cli) finished")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from api.deps import get_kb
 from api.reindex import configured_roots, start_reindex
-from api.schemas import ErrorResponse, ReindexStarted
+from api.schemas import ErrorResponse, ReindexSchedule, ReindexStarted
 from ingest.sources import SourcesError
 from search.knowledge_base import KnowledgeBase, WriterBusyError
 from search.records import RunRecord
@@ -45,3 +45,12 @@ def run(run_id: int, kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> RunRecord
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
     return record
+
+
+@router.get("/schedule", response_model=ReindexSchedule)
+def schedule(request: Request) -> ReindexSchedule:
+    """The server's own re-index schedule (``bridge serve --reindex-cron``), if any."""
+    scheduler = request.app.state.scheduler
+    job = scheduler.get_job("reindex") if scheduler is not None else None
+    return ReindexSchedule(cron=request.app.state.settings.reindex_cron,
+                           next_run=job.next_run_time if job is not None else None)
