@@ -184,6 +184,8 @@ def search(
     language: Annotated[str | None, typer.Option("--lang")] = None,
     doc_type: Annotated[str | None, typer.Option("--type")] = None,
     k: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    mode: Annotated[str | None, typer.Option(
+        help="dense, lexical or hybrid (default: settings search_mode).")] = None,
     documents: Annotated[bool, typer.Option("--documents", help="Group hits per document.")]
     = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -191,16 +193,18 @@ def search(
     """Search by meaning; filters narrow by office, region, language and type."""
     from pydantic import ValidationError
 
-    from search.records import Filters
+    from search.records import Filters, SearchMode
 
     try:
         filters = Filters(office=office, region=region, language=language, doc_type=doc_type)
-    except ValidationError as exc:
-        typer.secho(f"error: {exc.errors()[0]['msg']}", fg="red", err=True)
+        search_mode = SearchMode(mode) if mode else None
+    except (ValidationError, ValueError) as exc:
+        message = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        typer.secho(f"error: {message}", fg="red", err=True)
         raise typer.Exit(2) from exc
     kb = _kb()
-    results = (kb.search_documents(query, filters, k) if documents
-               else kb.search(query, filters, k))
+    results = (kb.search_documents(query, filters, k, mode=search_mode) if documents
+               else kb.search(query, filters, k, mode=search_mode))
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in results], indent=2,
                               ensure_ascii=False))
@@ -211,7 +215,16 @@ def search(
         where = ", ".join(f"{k} {v}" for k, v in hit.provenance.as_dict().items())
         typer.secho(f"{rank:2d}. {result.score:.3f}  {doc.title}  [{doc.office or '?'}, "
                     f"{hit.language or doc.language or '?'}, {doc.doc_type}]  {where}", bold=True)
-        typer.echo(f"    {hit.snippet}")
+        typer.echo(f"    {_highlighted(hit.snippet, hit.highlights)}")
+
+
+def _highlighted(text: str, spans: list[tuple[int, int]]) -> str:
+    """The snippet with its query terms in bold (plain when not a terminal)."""
+    out, last = [], 0
+    for start, end in spans:
+        out += [text[last:start], typer.style(text[start:end], bold=True, underline=True)]
+        last = end
+    return "".join([*out, text[last:]])
 
 
 @app.command()

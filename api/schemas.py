@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from search.records import Chunk, Document, DocumentHits, Filters, Hit, valid_utf8
+from search.records import Chunk, Document, DocumentHits, Filters, Hit, SearchMode, valid_utf8
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 100
@@ -21,6 +21,9 @@ class SearchRequest(BaseModel):
     k: int = Field(10, ge=1, le=MAX_K, description="Results to return.")
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Results to skip (paging).")
     filters: Filters = Field(default_factory=Filters)
+    mode: SearchMode | None = Field(
+        None, description="dense (meaning), lexical (BM25 keywords) or hybrid (both fused); "
+        "default: the server's search_mode, hybrid unless configured.")
     group_by_document: bool = Field(
         False, description="Return documents with their matching chunks instead of chunks.")
 
@@ -30,6 +33,7 @@ class SearchRequest(BaseModel):
 
 class SearchResponse(BaseModel):
     query: str
+    mode: SearchMode
     k: int
     offset: int
     took_ms: float

@@ -29,22 +29,19 @@ import numpy as np
 from search.centering import LanguageCentroids
 from search.embedding import Encoder
 from search.index import VectorIndex, index_class
-from search.language import LanguageDetector
 from search.records import (
     Chunk,
     Document,
     DocumentHits,
     DocumentMeta,
-    DocumentSummary,
     FileStat,
     Filters,
     Hit,
     NewChunk,
     SearchMode,
-    valid_utf8,
 )
+from search.retrieval import Retriever
 from search.settings import Settings
-from search.snippets import snippet
 from search.store import Store, StoredVectors
 
 log = logging.getLogger(__name__)
@@ -259,7 +256,7 @@ class KnowledgeBase:
         self._check_model()
         self._loaded: Generation | None = None
         self._load_lock = threading.Lock()
-        self._languages = LanguageDetector(settings.languages)
+        self.retriever = Retriever(settings, self.store, self.generation, encoder)
 
     # --- model guard ------------------------------------------------------------
     def _check_model(self) -> None:
@@ -353,48 +350,23 @@ class KnowledgeBase:
                 lock.truncate(0)
 
     # --- queries ------------------------------------------------------------------
-    def query_vector(self, query: str, generation: Generation) -> np.ndarray:
-        """The query's vector, centred like the generation's chunk vectors."""
-        query = valid_utf8(query)
-        vector = self.encoder.encode_queries([query])
-        return generation.centroids.center(vector, [self._languages.detect(query)])
-
-    def _chunk_hits(self, query: str, filters: Filters | None, depth: int) -> list[Hit]:
-        generation = self.generation()
-        allowed = None
-        if filters is not None and not filters.is_empty():
-            allowed = np.array(self.store.chunk_ids(filters), dtype=np.int64)
-        scores, ids = generation.index.search(self.query_vector(query, generation), depth, allowed)
-        pairs = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
-        rows = self.store.chunks_by_id([i for i, _ in pairs])
-        return [self._hit(*rows[i], score, query) for i, score in pairs if i in rows]
-
-    def _hit(self, chunk: Chunk, document: Document, score: float, query: str) -> Hit:
-        return Hit(
-            chunk_id=chunk.id,
-            score=score,
-            snippet=snippet(chunk.text, query, self.settings.snippet_chars),
-            text=chunk.text,
-            language=chunk.language,
-            provenance=chunk.provenance,
-            document=DocumentSummary.model_validate(document.model_dump()),
-        )
-
     def search(
         self, query: str, filters: Filters | None = None, k: int = 10, offset: int = 0,
-        mode: SearchMode = SearchMode.dense,
+        mode: SearchMode | None = None,
     ) -> list[Hit]:
         """The best chunks for ``query`` among those passing ``filters``."""
-        return self._chunk_hits(query, filters, offset + k)[offset:]
+        return self.retriever.hits(query, filters, offset + k, mode or self.settings.search_mode
+                                   )[offset:]
 
     def search_documents(
         self, query: str, filters: Filters | None = None, k: int = 10, offset: int = 0,
-        mode: SearchMode = SearchMode.dense,
+        mode: SearchMode | None = None,
     ) -> list[DocumentHits]:
         """The best documents for ``query``, each with its matching chunks, best first."""
         groups: dict[int, DocumentHits] = {}
         # enough chunks to fill k documents even when one document has many hits
-        for hit in self._chunk_hits(query, filters, max(50, (offset + k) * 10)):
+        depth = max(50, (offset + k) * 10)
+        for hit in self.retriever.hits(query, filters, depth, mode or self.settings.search_mode):
             group = groups.setdefault(
                 hit.document.id, DocumentHits(document=hit.document, score=hit.score, hits=[])
             )

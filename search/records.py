@@ -150,8 +150,11 @@ class Hit(BaseModel):
     """One matching chunk."""
 
     chunk_id: int
-    score: float
+    score: float = Field(description="Cosine (dense), BM25 (lexical), fused RRF (hybrid), "
+                         "or the cross-encoder's score when one re-ranked the hit.")
     snippet: str
+    highlights: list[tuple[int, int]] = Field(
+        default_factory=list, description="[start, end) offsets of query terms in the snippet.")
     text: str
     language: str | None
     provenance: Provenance

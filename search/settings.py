@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from search.records import SearchMode
+
 DEFAULT_CONFIG_FILE = "bridge.toml"
 
 
@@ -70,6 +72,20 @@ class Settings(BaseSettings):
         {"boston": "US", "paris": "EU", "berlin": "EU", "madrid": "EU", "london": "EU"},
         description="Region implied by an office (lower-case name) when no source says.",
     )
+    search_mode: SearchMode = Field(SearchMode.hybrid, description="Default search mode.")
+    fusion_k: int = Field(60, ge=1, description="RRF constant: higher flattens rank differences.")
+    fusion_depth: int = Field(100, ge=10, le=2000,
+                              description="Candidates each list contributes to hybrid fusion.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense list in fusion.")
+    lexical_weight: float = Field(1.0, ge=0, description="Weight of the keyword list in fusion.")
+    lexical_cross_language: float = Field(
+        0.25, ge=0, le=1, description="Factor on a keyword hit's weight when its chunk's "
+        "language is not the query's (see search.fusion).")
+    max_phrase_matches: int = Field(10_000, ge=100,
+                                    description="Most chunks a quoted phrase may select.")
+    reranker_path: Path | None = Field(
+        None, description="Local CrossEncoder folder; re-ranks the top hits when set.")
+    rerank_depth: int = Field(20, ge=1, le=200, description="Hits the re-ranker re-orders.")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     default_k: int = Field(10, ge=1, le=100)

@@ -1,33 +1,54 @@
-"""Snippets: the passage of a chunk worth showing for a query."""
+"""Snippets: the passage of a chunk worth showing for a query, its terms highlighted.
+
+A word is highlighted when its analysed form (in the chunk's language) is one
+of the query's analysed terms, so "monitored" lights up for "monitoring" and
+"télésurveillance" for "telesurveillance". Dense hits in another language often
+share no word with the query; their snippet is then the chunk's beginning.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+from pydantic import BaseModel
+
+from search.lexical import Analyzer, word_spans
+
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 
-def snippet(text: str, query: str, max_chars: int) -> str:
-    """The window of whole sentences sharing most words with ``query``.
+class Snippet(BaseModel):
+    text: str
+    highlights: list[tuple[int, int]]  # [start, end) character offsets into ``text``
 
-    Dense hits often share no word with the query (another language), so the
-    window then simply starts at the chunk's beginning.
-    """
-    text = " ".join(text.split())
-    if len(text) <= max_chars:
-        return text
-    terms = {w.lower() for w in _WORD.findall(query) if len(w) > 2}
-    sentences = _SENTENCE_END.split(text)
-    starts, pos = [], 0
-    for sentence in sentences:
-        starts.append(text.index(sentence, pos))
-        pos = starts[-1] + len(sentence)
-    best = max(
-        range(len(sentences)),
-        key=lambda i: (len(terms & {w.lower() for w in _WORD.findall(sentences[i])}), -i),
-    )
-    window = text[starts[best] : starts[best] + max_chars]
-    if starts[best] + max_chars < len(text):
-        window = window.rsplit(" ", 1)[0] + " …"
-    return ("… " if best else "") + window
+
+class Highlighter:
+    def __init__(self, analyzer: Analyzer, max_chars: int) -> None:
+        self.analyzer = analyzer
+        self.max_chars = max_chars
+
+    def query_terms(self, query: str, languages: Collection[str | None]) -> set[str]:
+        return {t for language in languages for t in self.analyzer.terms(query, language)}
+
+    def snippet(self, text: str, terms: set[str], language: str | None) -> Snippet:
+        """The window of whole sentences with most query terms, highlights inside it."""
+        text = " ".join(text.split())
+        spans = [(a, b) for a, b in word_spans(text)
+                 if any(t in terms for t in self.analyzer.terms(text[a:b], language))]
+        start, end, prefix = 0, len(text), ""
+        if len(text) > self.max_chars:
+            start = self._best_start(text, spans)
+            end = start + self.max_chars
+            if end < len(text):
+                end = start + len(text[start:end].rsplit(" ", 1)[0])
+            prefix = "… " if start else ""
+        window = prefix + text[start:end] + (" …" if end < len(text) else "")
+        shift = len(prefix) - start
+        return Snippet(text=window, highlights=[(a + shift, b + shift) for a, b in spans
+                                                if a >= start and b <= end])
+
+    def _best_start(self, text: str, spans: list[tuple[int, int]]) -> int:
+        starts = [0] + [m.end() for m in _SENTENCE_END.finditer(text)]
+        return max(starts, key=lambda s: (sum(s <= a < s + self.max_chars for a, _ in spans),
+                                          -s))

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from search.lexical import Analyzer, LexicalIndex
 from search.records import (
     Chunk,
     Document,
@@ -175,12 +176,14 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.lexical = LexicalIndex(Analyzer())
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=30)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             self._check_schema(db)
             db.executescript(SCHEMA)
+            self.lexical.ensure_schema(db)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                        (SCHEMA_VERSION,))
             db.commit()
@@ -310,10 +313,12 @@ class Store:
         db.execute(f"UPDATE documents SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",
                    [*row.values(), document_id])
 
-    @staticmethod
-    def insert_chunks(db: sqlite3.Connection, document_id: int, language: str | None,
+    def insert_chunks(self, db: sqlite3.Connection, document_id: int, language: str | None,
                       chunks: list[NewChunk], vectors: np.ndarray, model_id: str) -> list[int]:
-        """Store a document's chunks and their raw vectors; returns the chunk ids."""
+        """Store a document's chunks, their raw vectors and their keyword terms.
+
+        Returns the chunk ids (also their vector ids).
+        """
         hashes = [text_hash(c.text) for c in chunks]
         Store.save_vectors(db, model_id, hashes, vectors)
         ids = []
@@ -325,27 +330,33 @@ class Store:
                  json.dumps(chunk.provenance.as_dict()), chunk.n_tokens),
             )
             ids.append(int(cur.lastrowid))
+        self.lexical.add(db, [(i, c.text, c.language or language)
+                              for i, c in zip(ids, chunks, strict=True)])
         return ids
 
-    @staticmethod
-    def delete_chunks(db: sqlite3.Connection, document_ids: list[int], model_id: str,
+    def delete_chunks(self, db: sqlite3.Connection, document_ids: list[int], model_id: str,
                       dimension: int) -> StoredVectors:
-        """Delete these documents' chunks; returns what they were."""
+        """Delete these documents' chunks from the database and the keyword index.
+
+        Returns what they were, for the vector index and the centroids.
+        """
         rows: list[sqlite3.Row] = []
         for batch in _batches(document_ids):
             where = f"c.document_id IN ({_placeholders(batch)})"
             rows += db.execute(f"{_CHUNK_VECTORS} WHERE {where}", [model_id, *batch]).fetchall()
+            ids = [r[0] for r in db.execute(
+                f"SELECT id FROM chunks c WHERE {where}", batch)]
+            self.lexical.delete(db, ids)
             db.execute(f"DELETE FROM chunks WHERE document_id IN ({_placeholders(batch)})",
                        batch)
         return _stored_vectors(rows, dimension)
 
-    @staticmethod
-    def delete_orphans(db: sqlite3.Connection, document_ids: set[int], model_id: str,
+    def delete_orphans(self, db: sqlite3.Connection, document_ids: set[int], model_id: str,
                        dimension: int) -> StoredVectors:
         """Delete those documents no path names any more; returns their chunks' vectors."""
         orphans = [i for i in sorted(document_ids) if db.execute(
             "SELECT 1 FROM paths WHERE document_id = ? LIMIT 1", (i,)).fetchone() is None]
-        removed = Store.delete_chunks(db, orphans, model_id, dimension)
+        removed = self.delete_chunks(db, orphans, model_id, dimension)
         for batch in _batches(orphans):
             db.execute(f"DELETE FROM documents WHERE id IN ({_placeholders(batch)})", batch)
         return removed
@@ -356,13 +367,20 @@ class Store:
         return _stored_vectors(rows, dimension)
 
     # --- reads ----------------------------------------------------------------
-    def chunk_ids(self, filters: Filters) -> list[int]:
-        """Ids of every chunk whose document passes ``filters``."""
-        where, params = filter_sql(filters)
-        with self.connect() as db:
-            return [r[0] for r in db.execute(
-                f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
-                f" WHERE {where}", params)]
+    @staticmethod
+    def filtered_chunk_ids(db: sqlite3.Connection, where: str, params: list[Any]) -> list[int]:
+        """Ids of every chunk whose document passes a ``filter_sql`` clause."""
+        return [r[0] for r in db.execute(
+            f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
+            f" WHERE {where}", params)]
+
+    @staticmethod
+    def chunk_languages(db: sqlite3.Connection, ids: list[int]) -> dict[int, str | None]:
+        languages: dict[int, str | None] = {}
+        for batch in _batches(ids):
+            languages.update(db.execute(
+                f"SELECT id, language FROM chunks WHERE id IN ({_placeholders(batch)})", batch))
+        return languages
 
     def chunks_by_id(self, ids: list[int]) -> dict[int, tuple[Chunk, Document]]:
         if not ids:

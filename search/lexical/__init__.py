@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from search.lexical.analysis import Analyzer, ParsedQuery, contains_phrase, parse_query
+from search.lexical.analysis import (
+    Analyzer,
+    ParsedQuery,
+    contains_phrase,
+    parse_query,
+    word_spans,
+)
 from search.lexical.fts import SCHEMA, LexicalIndex
 
-__all__ = ["SCHEMA", "Analyzer", "LexicalIndex", "ParsedQuery", "contains_phrase", "parse_query"]
+__all__ = ["SCHEMA", "Analyzer", "LexicalIndex", "ParsedQuery", "contains_phrase", "parse_query",
+           "word_spans"]

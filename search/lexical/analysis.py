@@ -92,6 +92,11 @@ def tokenize(text: str) -> list[str]:
     return _token_pattern().findall(normal)
 
 
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """Where each word of ``text`` (as written) starts and ends, for highlighting."""
+    return [m.span() for m in _token_pattern().finditer(text)]
+
+
 class Analyzer:
     """Turns text into index/query terms for one language.
 
@@ -191,4 +196,4 @@ def contains_phrase(text: str, phrase: str) -> bool:
 
 
 __all__ = ["QUOTES", "Analyzer", "ParsedQuery", "contains_phrase", "fold_accents",
-           "parse_query", "tokenize"]
+           "parse_query", "tokenize", "word_spans"]

@@ -78,10 +78,16 @@ class LexicalIndex:
     def count(self, db: sqlite3.Connection) -> int:
         return int(db.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
 
-    def match_expression(self, query: str, language: str | None) -> tuple[str, tuple[str, ...]]:
+    def _terms(self, text: str, languages: Sequence[str | None]) -> list[str]:
+        return _unique(t for language in languages for t in self.analyzer.terms(text, language))
+
+    def match_expression(self, query: str, languages: Sequence[str | None]
+                         ) -> tuple[str, tuple[str, ...]]:
         """The FTS5 MATCH string for ``query`` and the phrases hits must contain.
 
-        Every analysed word is OR-ed, which ranks by BM25 over all of them.
+        The query is analysed in each of ``languages`` (the one detected, or
+        every configured one when a short query leaves it unknown) and every
+        resulting term is OR-ed, which ranks by BM25 over all of them.
         Each phrase's terms are additionally required (AND). They are not
         required to be adjacent in the FTS5 sense: stop-word removal depends
         on each chunk's language, so adjacency of analysed terms is not
@@ -89,12 +95,12 @@ class LexicalIndex:
         An empty string means there is nothing to search for.
         """
         parsed = parse_query(query)
-        free = _unique(self.analyzer.terms(parsed.text, language))
+        free = self._terms(parsed.text, languages)
         if not free:
             return "", parsed.phrases
         clauses = ["(" + " OR ".join(_quote(t) for t in free) + ")"]
         for phrase in parsed.phrases:
-            required = _unique(self.analyzer.terms(phrase, language))
+            required = self._terms(phrase, languages)
             if required:
                 clauses.append("(" + " AND ".join(_quote(t) for t in required) + ")")
         return " AND ".join(clauses), parsed.phrases
@@ -103,7 +109,7 @@ class LexicalIndex:
         self,
         db: sqlite3.Connection,
         query: str,
-        language: str | None,
+        languages: Sequence[str | None],
         k: int,
         where: str = "1",
         params: Sequence = (),
@@ -116,7 +122,7 @@ class LexicalIndex:
         """
         if k <= 0:
             return []
-        expression, phrases = self.match_expression(query, language)
+        expression, phrases = self.match_expression(query, languages)
         if not expression:
             return []
         if not phrases:
