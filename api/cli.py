@@ -60,10 +60,10 @@ def ingest(
         paths, progress=progress), as_json)
 
 
-def _progress(files):
+def _progress(items, what: str = "files"):
     from tqdm import tqdm
 
-    return tqdm(files, desc="files", unit="file", file=sys.stderr)
+    return tqdm(items, desc=what, unit="", file=sys.stderr)
 
 
 def _run_and_report(run, as_json: bool) -> None:
@@ -225,6 +225,38 @@ def _highlighted(text: str, spans: list[tuple[int, int]]) -> str:
         out += [text[last:start], typer.style(text[start:end], bold=True, underline=True)]
         last = end
     return "".join([*out, text[last:]])
+
+
+@app.command(name="eval")
+def evaluate(
+    dataset: Annotated[Path, typer.Argument(
+        help="A BEIR folder: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv.")],
+    split: Annotated[str, typer.Option(help="The qrels file to score.")] = "test",
+    mode: Annotated[str, typer.Option(help="dense, lexical, hybrid or all.")] = "all",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    scratch: Annotated[Path | None, typer.Option(
+        help="Where ingested datasets are cached. Default: CACHE_DIR/eval.")] = None,
+) -> None:
+    """Score retrieval on a BEIR dataset: nDCG@10, Recall@100, MRR@10 and latency per mode.
+
+    The corpus is ingested once into a cached scratch index; re-running embeds nothing.
+    """
+    from api.evaluation import DatasetError, evaluate, render_table
+    from search.records import SearchMode
+
+    try:
+        modes = list(SearchMode) if mode == "all" else [SearchMode(mode)]
+    except ValueError as exc:
+        typer.secho(f"error: --mode must be dense, lexical, hybrid or all, not {mode!r}",
+                    fg="red", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        report = evaluate(dataset, split, modes, get_settings(), progress=_progress,
+                          scratch_root=scratch)
+    except DatasetError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(report.model_dump_json(indent=2) if as_json else render_table(report))
 
 
 @app.command()

@@ -270,19 +270,31 @@ def _no_progress(items: Iterable[T], _description: str) -> Iterable[T]:
     return items
 
 
-def run_mode(kb: KnowledgeBase, dataset: Dataset, ids: dict[str, str], mode: SearchMode,
+def same_content(corpus: dict[str, CorpusRecord], ids: dict[str, str]) -> dict[str, list[str]]:
+    """File stem -> every corpus id whose file has the same content.
+
+    The knowledge base stores one document per distinct content and a hit names one of its
+    paths, so records with identical text are all found when any one of them is.
+    """
+    groups: dict[str, list[str]] = {}
+    for doc_id in ids.values():
+        groups.setdefault(markdown(corpus[doc_id]), []).append(doc_id)
+    return {stem: groups[markdown(corpus[doc_id])] for stem, doc_id in ids.items()}
+
+
+def run_mode(kb: KnowledgeBase, dataset: Dataset, ids: dict[str, list[str]], mode: SearchMode,
              progress: Progress = _no_progress) -> ModeResult:
     """Every judged query through ``kb.search_documents`` in ``mode``, timed one by one.
 
-    One untimed query first, so loading the index generation is not counted as latency.
+    ``ids`` maps a file stem to its corpus ids (see ``same_content``). One untimed query
+    runs first, so loading the index generation is not counted as latency.
     """
     def ranked_ids(query: str) -> list[str]:
-        found: list[str] = []
+        found: dict[str, None] = {}
         for group in kb.search_documents(query, k=DEPTH, mode=mode):
-            doc_id = ids.get(Path(group.document.source_path).stem)
-            if doc_id is not None and doc_id not in found:
-                found.append(doc_id)
-        return found
+            for doc_id in ids.get(Path(group.document.source_path).stem, []):
+                found.setdefault(doc_id)
+        return list(found)
 
     ranked_ids(next(iter(dataset.queries.values())))
     ranked: dict[str, list[str]] = {}
@@ -315,7 +327,8 @@ def evaluate(dataset_dir: Path, split: str, modes: list[SearchMode], settings: S
     kb = open_knowledge_base(eval_settings)
     ingest = Ingestor(kb).run([scratch / SCRATCH_FILES],
                               progress=lambda files: wrap(files, "ingest"))
-    results = [run_mode(kb, dataset, ids, SearchMode(mode), wrap)
+    aliases = same_content(dataset.corpus, ids)
+    results = [run_mode(kb, dataset, aliases, SearchMode(mode), wrap)
                for mode in dict.fromkeys(modes)]
     return EvalReport(
         dataset=dataset.name,
@@ -324,9 +337,9 @@ def evaluate(dataset_dir: Path, split: str, modes: list[SearchMode], settings: S
         documents=len(dataset.corpus),
         chunks=kb.store.counts()["chunks"],
         ingest_seconds=round(ingest.seconds, 3),
-        indexed_files=len(ingest.indexed),
-        unchanged_files=len(ingest.unchanged),
-        embedded_chunks=ingest.chunks,
+        indexed_files=len(ingest.added) + len(ingest.updated),
+        unchanged_files=ingest.unchanged,
+        embedded_chunks=ingest.chunks_embedded,
         failed_files=[f"{Path(f.path).name} ({ids.get(Path(f.path).stem, '?')}): {f.reason}"
                       for f in ingest.failed],
         scratch_dir=str(scratch),

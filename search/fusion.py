@@ -1,19 +1,21 @@
-"""Reciprocal-rank fusion of the dense and keyword rankings, aware of languages.
+"""Reciprocal-rank fusion of the dense and keyword rankings, fair across languages.
 
 RRF (Cormack et al., 2009) adds ``weight / (k + rank)`` over the lists a chunk
-appears in, so neither list's score scale matters. Fused with equal weight, a
-keyword list drags cross-language search down: it can only match a chunk in
-the query's own language (or a shared name or number), so it promotes
-same-language chunks over the right answer in another language. Each keyword
-hit's weight is therefore scaled down when its chunk's language is not the
-query's; the dense list keeps full weight. Measured per language pair with
-``bridge eval`` (README, "Quality").
+appears in, so neither list's score scale matters. Fused naively, a keyword
+list drags cross-language search down: it can only match a chunk written in
+the query's language (or a shared name or number), so every same-language
+chunk collects two contributions while the right answer in another language
+collects one. Here the keyword side abstains on a chunk in another language
+instead of voting against it: such a chunk is credited its dense rank on the
+keyword side too, unless its own keyword rank is better (a shared name). Over
+a one-language corpus this is plain RRF; over a corpus entirely in another
+language than the query it is the dense ranking, improved only by exact
+matches. Measured per language pair with ``bridge eval`` (README, "Quality").
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -22,17 +24,27 @@ class FusionWeights:
     k: int
     dense: float
     lexical: float
-    lexical_cross_language: float  # factor on ``lexical`` when the languages differ
 
 
-def fuse(dense: Sequence[int], lexical: Sequence[int], lexical_languages: Sequence[str | None],
+def fuse(dense: Sequence[int], lexical: Sequence[int], languages: Mapping[int, str | None],
          query_language: str | None, weights: FusionWeights) -> list[tuple[int, float]]:
-    """Chunk ids with fused scores, best first (ties by id, so paging is stable)."""
-    scores: dict[int, float] = defaultdict(float)
-    for rank, chunk_id in enumerate(dense, 1):
-        scores[chunk_id] += weights.dense / (weights.k + rank)
-    for rank, (chunk_id, language) in enumerate(zip(lexical, lexical_languages, strict=True), 1):
-        same = query_language is None or language is None or language == query_language
-        weight = weights.lexical * (1.0 if same else weights.lexical_cross_language)
-        scores[chunk_id] += weight / (weights.k + rank)
+    """Chunk ids with fused scores, best first (ties by id, so paging is stable).
+
+    ``languages`` maps each candidate chunk to its language; a chunk whose
+    language is unknown, or a query whose language is unknown, is fused plainly.
+    """
+    dense_rank = {chunk_id: rank for rank, chunk_id in enumerate(dense, 1)}
+    lexical_rank = {chunk_id: rank for rank, chunk_id in enumerate(lexical, 1)}
+    scores: dict[int, float] = {}
+    for chunk_id in dense_rank.keys() | lexical_rank.keys():
+        score = 0.0
+        rank = lexical_rank.get(chunk_id)
+        if chunk_id in dense_rank:
+            score += weights.dense / (weights.k + dense_rank[chunk_id])
+            language = languages.get(chunk_id)
+            if query_language and language and language != query_language:
+                rank = min(rank or dense_rank[chunk_id], dense_rank[chunk_id])
+        if rank is not None:
+            score += weights.lexical / (weights.k + rank)
+        scores[chunk_id] = score
     return sorted(scores.items(), key=lambda item: (-item[1], item[0]))

@@ -52,7 +52,7 @@ class Retriever:
         self.detector = LanguageDetector(settings.languages)
         self.highlighter = Highlighter(store.lexical.analyzer, settings.snippet_chars)
         self.weights = FusionWeights(settings.fusion_k, settings.dense_weight,
-                                     settings.lexical_weight, settings.lexical_cross_language)
+                                     settings.lexical_weight)
         self.reranker: Reranker | None = (load_reranker(settings.reranker_path)
                                           if settings.reranker_path else None)
 
@@ -80,15 +80,16 @@ class Retriever:
                                                     params)
             if mode != SearchMode.lexical:
                 allowed = self._allowed(db, query, languages, filters, where, params)
-            lexical_languages = self.store.chunk_languages(db, [i for i, _ in lexical])
         if mode == SearchMode.lexical:
             return lexical[:depth]
         dense = self._dense(query, generation, list_depth, allowed)
         if mode == SearchMode.dense:
             return dense[:depth]
-        return fuse([i for i, _ in dense], [i for i, _ in lexical],
-                    [lexical_languages.get(i) for i, _ in lexical], query.language,
-                    self.weights)[:depth]
+        with self.store.connect() as db:
+            chunk_languages = self.store.chunk_languages(
+                db, [i for i, _ in dense] + [i for i, _ in lexical])
+        return fuse([i for i, _ in dense], [i for i, _ in lexical], chunk_languages,
+                    query.language, self.weights)[:depth]
 
     def _allowed(self, db, query: Query, languages: list[str | None], filters: Filters | None,
                  where: str, params: list) -> np.ndarray | None:

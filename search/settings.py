@@ -78,9 +78,6 @@ class Settings(BaseSettings):
                               description="Candidates each list contributes to hybrid fusion.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense list in fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the keyword list in fusion.")
-    lexical_cross_language: float = Field(
-        0.25, ge=0, le=1, description="Factor on a keyword hit's weight when its chunk's "
-        "language is not the query's (see search.fusion).")
     max_phrase_matches: int = Field(10_000, ge=100,
                                     description="Most chunks a quoted phrase may select.")
     reranker_path: Path | None = Field(

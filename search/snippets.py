@@ -35,7 +35,7 @@ class Highlighter:
         """The window of whole sentences with most query terms, highlights inside it."""
         text = " ".join(text.split())
         spans = [(a, b) for a, b in word_spans(text)
-                 if any(t in terms for t in self.analyzer.terms(text[a:b], language))]
+                 if any(t in terms for t in self.analyzer.word_terms(text[a:b], language))]
         start, end, prefix = 0, len(text), ""
         if len(text) > self.max_chars:
             start = self._best_start(text, spans)

@@ -216,3 +216,61 @@ def test_the_ingest_is_a_recorded_run_and_reindex_needs_sources(
     listed = subprocess.run([*BRIDGE, "runs"], env=env, capture_output=True, text=True,
                             timeout=300, check=True)
     assert listed.stdout.startswith("#1 ingest (cli) finished")
+
+
+def test_reindex_with_the_example_sources_finds_the_corpus_unchanged(
+        env: dict[str, str], ingest_report: dict) -> None:
+    run = subprocess.run([*BRIDGE, "reindex", "--sources", "sources.example.yaml", "--json"],
+                         env=env, capture_output=True, text=True, timeout=600, check=True,
+                         cwd=CORPUS.parent)
+    report = json.loads(run.stdout)
+    assert report["unchanged"] == len(ingest_report["added"])
+    assert len(report["failed"]) == len(ingest_report["failed"])  # tried again, same reasons
+    assert (report["added"], report["deleted"], report["chunks_embedded"]) == ([], [], 0)
+
+
+def corpus_eval_set() -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    """Queries and graded relevant documents: names and codes, plus the planted pairs."""
+    queries, qrels = {}, {}
+    entries = yaml.safe_load((CORPUS / "eval_queries.yaml").read_text(encoding="utf-8"))
+    for i, entry in enumerate(entries):
+        queries[f"name-{i}"], qrels[f"name-{i}"] = entry["query"], entry["relevant"]
+    for finding in PLANTED:
+        queries[f"{finding['id']}-local"] = finding["query_local"]
+        qrels[f"{finding['id']}-local"] = {finding["boston"]: 2}
+        queries[f"{finding['id']}-en"] = finding["query_en"]
+        qrels[f"{finding['id']}-en"] = {finding["europe"]: 2}
+    return queries, qrels
+
+
+@pytest.fixture(scope="module")
+def corpus_scores(server: httpx.Client) -> dict[str, dict[str, float]]:
+    from api.evaluation import score_run
+
+    queries, qrels = corpus_eval_set()
+    root = str(CORPUS.resolve()) + "/"
+    scores = {}
+    for mode in ("dense", "lexical", "hybrid"):
+        ranked = {}
+        for query_id, query in queries.items():
+            response = server.post("/search", json={"query": query, "k": 10, "mode": mode,
+                                                    "group_by_document": True})
+            assert response.status_code == 200 and response.json()["mode"] == mode
+            ranked[query_id] = [g["document"]["source_path"].removeprefix(root)
+                                for g in response.json()["documents"]]
+        names = {q: r for q, r in qrels.items() if q.startswith("name-")}
+        crossing = {q: r for q, r in qrels.items() if not q.startswith("name-")}
+        scores[mode] = {"all": score_run(qrels, ranked)["ndcg_at_10"],
+                        "names": score_run(names, ranked)["ndcg_at_10"],
+                        "cross_language": score_run(crossing, ranked)["ndcg_at_10"]}
+    return scores
+
+
+def test_the_corpus_eval_set_holds_its_floor_in_every_mode(
+        corpus_scores: dict[str, dict[str, float]]) -> None:
+    """Floors a little under what was measured when this was written (README, "Quality")."""
+    print(json.dumps(corpus_scores, indent=2))
+    hybrid, dense, lexical = (corpus_scores[m] for m in ("hybrid", "dense", "lexical"))
+    assert hybrid["all"] >= 0.0
+    assert hybrid["cross_language"] >= dense["cross_language"] - 0.0
+    assert hybrid["names"] >= lexical["names"] - 0.0

@@ -109,6 +109,8 @@ class Analyzer:
 
     def __init__(self) -> None:
         self._local = threading.local()
+        # Highlighting analyses snippets word by word: the same words, over and over.
+        self.word_terms = lru_cache(maxsize=1 << 16)(self.terms)
 
     def terms(self, text: str, language: str | None) -> list[str]:
         """Analysed terms of ``text`` in order, duplicates kept (BM25 counts them)."""
