@@ -300,6 +300,12 @@ class KnowledgeBase:
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        # the rename itself must survive a power loss before the database names the file
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
 
     def prune_generations(self, live: int) -> None:
         for path in self.settings.index_dir.glob("vectors-*"):

@@ -14,8 +14,10 @@ The steps, each a small method:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +29,10 @@ from search.reranker import Reranker, load_reranker
 from search.settings import Settings
 from search.snippets import Highlighter
 from search.store import Store, filter_sql
+
+if TYPE_CHECKING:
+    from search.embedding import Encoder
+    from search.knowledge_base import Generation
 
 
 @dataclass(frozen=True)
@@ -44,10 +50,13 @@ class Query:
 
 
 class Retriever:
-    def __init__(self, settings: Settings, store: Store, generation, encoder) -> None:
+    """Answers queries over a store and whatever generation ``generation()`` publishes."""
+
+    def __init__(self, settings: Settings, store: Store, generation: Callable[[], Generation],
+                 encoder: Encoder) -> None:
         self.settings = settings
         self.store = store
-        self.generation = generation  # callable: the published Generation
+        self.generation = generation
         self.encoder = encoder
         self.detector = LanguageDetector(settings.languages)
         self.highlighter = Highlighter(store.lexical.analyzer, settings.snippet_chars)
@@ -91,8 +100,8 @@ class Retriever:
         return fuse([i for i, _ in dense], [i for i, _ in lexical], chunk_languages,
                     query.language, self.weights)[:depth]
 
-    def _allowed(self, db, query: Query, languages: list[str | None], filters: Filters | None,
-                 where: str, params: list) -> np.ndarray | None:
+    def _allowed(self, db: sqlite3.Connection, query: Query, languages: list[str | None],
+                 filters: Filters | None, where: str, params: list) -> np.ndarray | None:
         """The chunks the dense side may return: those passing filters and phrases."""
         if query.phrases:
             phrases = " ".join(f'"{p}"' for p in query.phrases)
@@ -103,7 +112,7 @@ class Retriever:
             return np.array(self.store.filtered_chunk_ids(db, where, params), dtype=np.int64)
         return None
 
-    def _dense(self, query: Query, generation, depth: int,
+    def _dense(self, query: Query, generation: Generation, depth: int,
                allowed: np.ndarray | None) -> list[tuple[int, float]]:
         if allowed is not None and len(allowed) == 0:
             return []
