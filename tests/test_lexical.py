@@ -184,6 +184,7 @@ def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
     conn.execute("PRAGMA synchronous = OFF")  # durability is not under test; keeps tests fast
     conn.executescript(
         """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE documents (id INTEGER PRIMARY KEY AUTOINCREMENT, office TEXT,
             region TEXT, doc_type TEXT, language TEXT, date TEXT);
         CREATE TABLE chunks (id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -384,8 +385,22 @@ def test_empty_query_and_non_positive_k_return_nothing(db, index):
 
 def test_match_expression_quotes_every_term(index):
     expression, phrases = index.match_expression('NEAR alerts "heart failure"', ["en"])
-    assert expression == '("alert" OR "heart" OR "failur") AND ("heart" AND "failur")'
+    assert expression == '("near" OR "alert" OR "heart" OR "failur") AND ("heart" AND "failur")'
     expression, _ = index.match_expression("NEAR(a b) OR c*", [None])
     assert expression == '("near" OR "a" OR "b" OR "or" OR "c")'
     assert phrases == ("heart failure",)
     assert index.match_expression("*** :: ()", ["en"]) == ("", ())
+
+
+def test_terms_written_by_another_analysis_are_rebuilt(db: sqlite3.Connection,
+                                                       index: LexicalIndex) -> None:
+    index.ensure_schema(db)
+    db.execute("INSERT INTO documents(office) VALUES ('Boston')")
+    db.execute("INSERT INTO chunks(document_id, ordinal, text, language)"
+               " VALUES (1, 0, 'High effect of early monitoring', 'en')")
+    db.execute("INSERT INTO chunk_terms(rowid, terms) VALUES (1, 'monitor')")  # an old analysis
+    assert index.search(db, "high effect", ["en"], k=5) == []
+    db.execute("UPDATE meta SET value = 'old' WHERE key = 'lexical_analysis'")
+    index.ensure_schema(db)
+    assert [i for i, _ in index.search(db, "high effect", ["en"], k=5)] == [1]
+    assert index.count(db) == 1

@@ -5,9 +5,13 @@ whatever it does to a word on one side it does on the other: inflected forms
 ("monitoring", "monitored") meet on their Snowball stem, accented and
 unaccented spellings ("télésurveillance", "telesurveillance") meet once the
 accents are folded, and function words that carry no topical signal are not
-indexed at all. Exact phrases are a separate concern: the analysed terms can
-find candidates, but only ``contains_phrase`` on the original text can confirm
-that the words appear as written and in order.
+indexed at all. The stop lists are the short Snowball-style ones of the
+``stopwords`` package (175 English words): longer lists (1,333 English words
+in ``stop-words``) drop content words such as "effect", "high" or "system"
+that claims and questions are made of; only their one- and two-letter words
+are added, to fill gaps such as Spanish "de". Exact phrases are a separate
+concern: the analysed terms can find candidates, but only ``contains_phrase``
+on the original text can confirm that the words appear as written and in order.
 """
 
 from __future__ import annotations
@@ -15,13 +19,19 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import lru_cache
 
 import Stemmer
 import stop_words
+import stopwords
 
-# ISO 639-1 codes that are not keys of stop_words.LANGUAGE_MAPPING but name a
+# Bump when analysis changes what a text's terms are: stored keyword indexes are
+# then rebuilt from their chunks (see ``LexicalIndex.ensure_schema``).
+ANALYSIS_VERSION = "2"
+
+# ISO 639-1 codes that are not keys of stopwords.LANGUAGE_MAPPING but name a
 # language it (or PyStemmer) knows under another code.
 _EXTRA_CODES = {"no": "norwegian", "nn": "norwegian", "ga": "irish", "eu": "basque",
                 "hy": "armenian", "sr": "serbian", "ta": "tamil", "ne": "nepali",
@@ -38,7 +48,7 @@ def _language_name(language: str | None) -> str | None:
     if not language:
         return None
     code = re.split(r"[-_]", language.strip().lower(), maxsplit=1)[0]
-    return stop_words.LANGUAGE_MAPPING.get(code) or _EXTRA_CODES.get(code)
+    return stopwords.LANGUAGE_MAPPING.get(code) or _EXTRA_CODES.get(code)
 
 
 @lru_cache(maxsize=1)
@@ -65,10 +75,13 @@ def _stop_set(name: str | None) -> frozenset[str]:
     if name is None:
         return frozenset()
     try:
-        words = stop_words.get_stop_words(name)
-    except stop_words.StopWordError:
-        return frozenset()
+        words = set(stopwords.get_stopwords(name))
+    except stopwords.LanguageNotAvailable:
+        words = set()
+    with suppress(stop_words.StopWordError):  # short words fill gaps (Spanish "de")
+        words |= {w for w in stop_words.get_stop_words(name) if len(w) <= 2}
     folded = {w.casefold() for w in words}
+    folded |= {token for w in folded for token in tokenize(w)}  # "aren't" -> "aren", "t"
     return frozenset(folded | {fold_accents(w) for w in folded})
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 
-from search.lexical.analysis import Analyzer, contains_phrase, parse_query
+from search.lexical.analysis import ANALYSIS_VERSION, Analyzer, contains_phrase, parse_query
 
 TABLE = "chunk_terms"
 SCHEMA = (
@@ -55,8 +55,19 @@ class LexicalIndex:
         self.analyzer = analyzer
 
     def ensure_schema(self, db: sqlite3.Connection) -> None:
-        """Create the table if missing (the app's migrations may run SCHEMA instead)."""
+        """Create the table, and re-analyse every chunk when the analysis has changed.
+
+        The analysis version is kept in the database's ``meta`` table: terms
+        written by another version would never meet the terms of today's queries.
+        """
         db.execute(SCHEMA)
+        row = db.execute("SELECT value FROM meta WHERE key = 'lexical_analysis'").fetchone()
+        if row is not None and row[0] == ANALYSIS_VERSION:
+            return
+        db.execute(f"DELETE FROM {TABLE}")
+        self.add(db, db.execute("SELECT id, text, language FROM chunks"))
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('lexical_analysis', ?)",
+                   (ANALYSIS_VERSION,))
 
     def add(self, db: sqlite3.Connection, rows: Iterable[tuple[int, str, str | None]]) -> None:
         """Index (chunk_id, text, language) rows; re-adding a chunk replaces it.
