@@ -284,15 +284,15 @@ def same_content(corpus: dict[str, CorpusRecord], ids: dict[str, str]) -> dict[s
 
 def run_mode(kb: KnowledgeBase, dataset: Dataset, ids: dict[str, list[str]], mode: SearchMode,
              progress: Progress = _no_progress) -> ModeResult:
-    """Every judged query through ``kb.search_documents`` in ``mode``, timed one by one.
+    """Every judged query through ``kb.rank_documents`` in ``mode``, timed one by one.
 
     ``ids`` maps a file stem to its corpus ids (see ``same_content``). One untimed query
     runs first, so loading the index generation is not counted as latency.
     """
     def ranked_ids(query: str) -> list[str]:
         found: dict[str, None] = {}
-        for group in kb.search_documents(query, k=DEPTH, mode=mode):
-            for doc_id in ids.get(Path(group.document.source_path).stem, []):
+        for document in kb.rank_documents(query, k=DEPTH, mode=mode)[1]:
+            for doc_id in ids.get(Path(document.source_path).stem, []):
                 found.setdefault(doc_id)
         return list(found)
 

@@ -40,7 +40,7 @@ from search.records import (
     NewChunk,
     SearchMode,
 )
-from search.retrieval import Retriever
+from search.retrieval import Query, Retriever
 from search.settings import Settings
 from search.store import Store, StoredVectors
 
@@ -62,6 +62,16 @@ class Generation:
     number: int
     index: VectorIndex
     centroids: LanguageCentroids
+
+
+@dataclass(frozen=True)
+class RankedDocument:
+    """A document's place in a ranking: its best chunks (id, score), best first."""
+
+    id: int
+    source_path: str
+    score: float
+    chunks: list[tuple[int, float]]
 
 
 @dataclass
@@ -361,23 +371,48 @@ class KnowledgeBase:
         mode: SearchMode | None = None,
     ) -> list[Hit]:
         """The best chunks for ``query`` among those passing ``filters``."""
-        return self.retriever.hits(query, filters, offset + k, mode or self.settings.search_mode
-                                   )[offset:]
+        read = self.retriever.read(query)
+        ranked = self.retriever.rank(read, filters, offset + k, mode or self.settings.search_mode)
+        return self.retriever.hits(read, ranked[offset:])
+
+    def rank_documents(
+        self, query: str, filters: Filters | None = None, k: int = 10, offset: int = 0,
+        mode: SearchMode | None = None,
+    ) -> tuple[Query, list[RankedDocument]]:
+        """The best documents, each with its best chunks (at most ``hits_per_document``).
+
+        Cheap: no hit is built. ``search_documents`` builds the hits of those shown,
+        ``bridge eval`` needs only the order.
+        """
+        read = self.retriever.read(query)
+        # enough chunks to fill k documents even when one document has many hits
+        depth = max(50, (offset + k) * 10)
+        ranked = self.retriever.rank(read, filters, depth, mode or self.settings.search_mode)
+        owners = self.store.chunk_documents([i for i, _ in ranked])
+        documents: dict[int, RankedDocument] = {}
+        for chunk_id, score in ranked:
+            if chunk_id not in owners:
+                continue  # deleted since the index was read
+            doc_id, source_path = owners[chunk_id]
+            document = documents.setdefault(doc_id, RankedDocument(doc_id, source_path, score,
+                                                                   []))
+            if len(document.chunks) < self.settings.hits_per_document:
+                document.chunks.append((chunk_id, score))
+        return read, list(documents.values())[offset : offset + k]
 
     def search_documents(
         self, query: str, filters: Filters | None = None, k: int = 10, offset: int = 0,
         mode: SearchMode | None = None,
     ) -> list[DocumentHits]:
-        """The best documents for ``query``, each with its matching chunks, best first."""
+        """The best documents for ``query``, each with its best chunks, best first."""
+        read, ranked = self.rank_documents(query, filters, k, offset, mode)
+        hits = self.retriever.hits(read, [c for d in ranked for c in d.chunks])
         groups: dict[int, DocumentHits] = {}
-        # enough chunks to fill k documents even when one document has many hits
-        depth = max(50, (offset + k) * 10)
-        for hit in self.retriever.hits(query, filters, depth, mode or self.settings.search_mode):
+        for hit in hits:
             group = groups.setdefault(
-                hit.document.id, DocumentHits(document=hit.document, score=hit.score, hits=[])
-            )
+                hit.document.id, DocumentHits(document=hit.document, score=hit.score, hits=[]))
             group.hits.append(hit)
-        return list(groups.values())[offset : offset + k]
+        return list(groups.values())
 
     def documents(
         self, filters: Filters | None = None, limit: int = 20, offset: int = 0

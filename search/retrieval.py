@@ -9,7 +9,7 @@ The steps, each a small method:
    the keyword list from the FTS5 table;
 3. fuse them (``search.fusion``) in hybrid mode;
 4. re-rank the top with the cross-encoder when one is configured;
-5. turn chunk ids into hits with highlighted snippets.
+5. turn the chunk ids that are shown into hits with highlighted snippets.
 """
 
 from __future__ import annotations
@@ -122,29 +122,30 @@ class Retriever:
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     # --- steps 4-5 ----------------------------------------------------------------
-    def hits(self, query: str, filters: Filters | None, depth: int,
-             mode: SearchMode) -> list[Hit]:
-        """The best ``depth`` hits, re-ranked at the top when a cross-encoder is set."""
-        read = self.read(query)
-        ranked = self.ranked(read, filters, depth, mode)
+    def rank(self, query: Query, filters: Filters | None, depth: int,
+             mode: SearchMode) -> list[tuple[int, float]]:
+        """The ranking, its top re-ordered by the cross-encoder when one is configured."""
+        ranked = self.ranked(query, filters, depth, mode)
+        if self.reranker is None or not ranked:
+            return ranked
+        top = ranked[: self.settings.rerank_depth]
+        rows = self.store.chunks_by_id([i for i, _ in top])
+        top = [(i, s) for i, s in top if i in rows]
+        scores = self.reranker.scores(query.text, [rows[i][0].text for i, _ in top])
+        order = sorted(range(len(top)), key=lambda j: (-scores[j], j))
+        return [(top[j][0], float(scores[j])) for j in order] + ranked[len(top):]
+
+    def hits(self, query: Query, ranked: list[tuple[int, float]]) -> list[Hit]:
+        """Hits for ranked chunk ids, in order, with their snippets highlighted."""
         rows = self.store.chunks_by_id([i for i, _ in ranked])
         ranked = [(i, s) for i, s in ranked if i in rows]  # deleted since the index was read
-        if self.reranker is not None:
-            ranked = self._rerank(read, ranked, rows)
         terms: dict[str | None, set[str]] = {}  # the query's terms in each chunk's language
         for i, _ in ranked:
             language = rows[i][0].language
             if language not in terms:
-                terms[language] = self.highlighter.query_terms(read.text,
-                                                               {read.language, language})
+                terms[language] = self.highlighter.query_terms(query.text,
+                                                               {query.language, language})
         return [self._hit(*rows[i], score, terms[rows[i][0].language]) for i, score in ranked]
-
-    def _rerank(self, query: Query, ranked: list[tuple[int, float]],
-                rows: dict[int, tuple[Chunk, Document]]) -> list[tuple[int, float]]:
-        top = ranked[: self.settings.rerank_depth]
-        scores = self.reranker.scores(query.text, [rows[i][0].text for i, _ in top])
-        order = sorted(range(len(top)), key=lambda j: (-scores[j], j))
-        return [(top[j][0], float(scores[j])) for j in order] + ranked[len(top):]
 
     def _hit(self, chunk: Chunk, document: Document, score: float, terms: set[str]) -> Hit:
         snippet = self.highlighter.snippet(chunk.text, terms, chunk.language)

@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the keyword list in fusion.")
     max_phrase_matches: int = Field(10_000, ge=100,
                                     description="Most chunks a quoted phrase may select.")
+    hits_per_document: int = Field(3, ge=1, le=20,
+                                   description="Chunks shown under each document when grouped.")
     reranker_path: Path | None = Field(
         None, description="Local CrossEncoder folder; re-ranks the top hits when set.")
     rerank_depth: int = Field(20, ge=1, le=200, description="Hits the re-ranker re-orders.")

@@ -374,6 +374,16 @@ class Store:
             f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
             f" WHERE {where}", params)]
 
+    def chunk_documents(self, ids: list[int]) -> dict[int, tuple[int, str]]:
+        """Chunk id -> (document id, the document's source path)."""
+        owners: dict[int, tuple[int, str]] = {}
+        with self.connect() as db:
+            for batch in _batches(ids):
+                owners.update((r[0], (r[1], r[2])) for r in db.execute(
+                    f"SELECT c.id, d.id, d.source_path FROM chunks c JOIN documents d"
+                    f" ON d.id = c.document_id WHERE c.id IN ({_placeholders(batch)})", batch))
+        return owners
+
     @staticmethod
     def chunk_languages(db: sqlite3.Connection, ids: list[int]) -> dict[int, str | None]:
         languages: dict[int, str | None] = {}
