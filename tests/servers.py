@@ -5,9 +5,11 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
@@ -21,26 +23,39 @@ def free_port() -> int:
 
 
 @contextmanager
-def bridge_server(env: dict[str, str], *args: str) -> Iterator[httpx.Client]:
-    """`bridge serve` in its own process; a client once /health answers."""
+def bridge_server(env: dict[str, str], *args: str,
+                  log_path: Path | None = None) -> Iterator[httpx.Client]:
+    """`bridge serve` in its own process; a client once /health answers.
+
+    The server's output goes to a file (``log_path``, else a temporary one), never
+    to an undrained pipe: thousands of access-log lines would fill it and stall
+    the server.
+    """
     port = free_port()
-    process = subprocess.Popen([*BRIDGE, "serve", "--host", "127.0.0.1", "--port", str(port),
-                                *args], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
+    log_path = log_path or Path(tempfile.mkstemp(prefix="bridge-serve-", suffix=".log")[1])
+    with log_path.open("wb") as log:
+        process = subprocess.Popen([*BRIDGE, "serve", "--host", "127.0.0.1", "--port",
+                                    str(port), *args], env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+        try:
+            deadline = time.monotonic() + 180
+            while True:
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("server did not start: "
+                                       + log_path.read_text(errors="replace")[-2000:])
+                time.sleep(0.5)
+            yield client
+        finally:
+            client.close()
+            process.terminate()
             try:
-                if client.get("/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {process.stdout.read().decode()}")
-            time.sleep(0.5)
-        yield client
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=30)
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
