@@ -21,6 +21,10 @@ from search.settings import Settings, get_settings
 
 def open_knowledge_base(settings: Settings) -> KnowledgeBase:
     """The knowledge base under the configured data directory, with its model loaded."""
+    if settings.torch_threads:
+        import torch
+
+        torch.set_num_threads(settings.torch_threads)
     encoder = load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size)
     return KnowledgeBase(settings, encoder)
 

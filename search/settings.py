@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     recenter_tolerance: float = Field(0.02, gt=0, description="Centroid drift (L2) that "
                                       "triggers re-centring the whole index.")
     embed_batch_size: int = Field(32, ge=1, le=1024)
+    torch_threads: int | None = Field(
+        None, ge=1, le=256, description="Torch CPU threads of this process (default: torch's "
+        "choice). 1 keeps query latency steady on a small, busy machine.")
     chunk_tokens: int = Field(200, ge=32, le=510, description="Token budget of one chunk.")
     chunk_overlap_tokens: int = Field(24, ge=0, le=128)
     commit_every_chunks: int = Field(
