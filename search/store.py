@@ -1,11 +1,16 @@
-"""The SQLite database: documents, chunks and the facts of the index beside them.
+"""The SQLite database: documents, paths, chunks, cached vectors, keyword terms, runs.
 
 SQLite is the embedded database: one file, transactions, WAL so readers never
-wait for the writer. Chunk ids are AUTOINCREMENT so an id is never reused and a
-stale vector can never point at a different chunk. The ``meta`` table records
-the model id and dimension of the vectors and the published index generation.
-Each chunk keeps its raw vector, so the index can be rebuilt (re-centred, or
-with another index type) without embedding anything again.
+wait for the writer. A document is one distinct content (unique content hash);
+``paths`` points every file path that holds it at it, so a copy is stored once
+and a move only re-points a path. Chunk ids are AUTOINCREMENT so an id is never
+reused and a stale vector can never point at a different chunk. Raw vectors
+live in ``embeddings``, keyed by (model, chunk text hash): the embedding cache
+that lets an unchanged text skip the model, and the source the vector index is
+rebuilt (re-centred) from. The keyword index (``search.lexical``) is written in
+the same transactions as the chunks. ``meta`` records the schema version, the
+model id and dimension, and the published index generation; ``runs`` keeps
+every ingest and re-index run with its report.
 """
 
 from __future__ import annotations
