@@ -372,8 +372,11 @@ class KnowledgeBase:
     ) -> list[Hit]:
         """The best chunks for ``query`` among those passing ``filters``."""
         read = self.retriever.read(query)
-        ranked = self.retriever.rank(read, filters, offset + k, mode or self.settings.search_mode)
-        return self.retriever.hits(read, ranked[offset:])
+        # ranked deeper than k: chunks replaced since the index generation was read are
+        # dropped when their rows are fetched, and the next ones fill their places
+        ranked = self.retriever.rank(read, filters, offset + 2 * k,
+                                     mode or self.settings.search_mode)
+        return self.retriever.hits(read, ranked[offset:])[:k]
 
     def rank_documents(
         self, query: str, filters: Filters | None = None, k: int = 10, offset: int = 0,
