@@ -21,7 +21,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -170,15 +170,14 @@ class Writer:
     def _apply_put(self, db: sqlite3.Connection, put: _Put, changes: _Changes) -> set[int]:
         store, model_id = self._kb.store, self._kb.encoder.model_id
         doc_id = store.document_id_by_hash(db, put.meta.content_hash)
-        if doc_id is not None and put.replace:
+        store_chunks = doc_id is None or put.replace  # else only the path is new
+        if doc_id is None:
+            doc_id = store.insert_document(db, put.meta, len(put.chunks))
+        elif put.replace:
             changes.removed.append(store.delete_chunks(db, [doc_id], model_id,
                                                        self._kb.encoder.dimension))
             store.update_document(db, doc_id, put.meta, len(put.chunks))
-        elif doc_id is None:
-            doc_id = store.insert_document(db, put.meta, len(put.chunks))
-        else:
-            put = replace(put, chunks=[])  # content already stored: only the path is new
-        if put.chunks:
+        if store_chunks and put.chunks:
             changes.added_ids += store.insert_chunks(db, doc_id, put.meta.language, put.chunks,
                                                      put.vectors, model_id)
             changes.added_languages += [c.language or put.meta.language for c in put.chunks]
