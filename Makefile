@@ -18,6 +18,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
+# The web page's tests drive Debian's Chromium (Playwright, with executable_path); `make
+# test` installs it, as root, from Debian's packages (no browser download from elsewhere).
+/usr/bin/chromium:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
 demo: install
 	$(BIN)/bridge ingest corpus/
 	$(BIN)/bridge serve --host $(HOST) --port $(PORT)
@@ -25,7 +30,7 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 
-test: lint
+test: lint /usr/bin/chromium
 	$(BIN)/python -m pytest
 
 bench: install

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.reindex import add_reindex_job, configured_roots, schedule_trigger
-from api.routers import admin, documents, health, search
+from api.routers import admin, bridges, documents, health, search
 from search.embedding import load_encoder
 from search.knowledge_base import KnowledgeBase
 from search.records import valid_utf8
@@ -71,7 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(status_code=422, content={
             "detail": _validation_message(exc), "errors": jsonable_errors(exc)})
 
-    for router in (health.router, search.router, documents.router, admin.router):
+    for router in (health.router, search.router, documents.router, bridges.router,
+                   admin.router):
         app.include_router(router)
     return app
 

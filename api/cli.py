@@ -1,4 +1,4 @@
-"""The ``bridge`` command line: ingest, reindex, runs, serve, search, status."""
+"""The ``bridge`` command line: ingest, reindex, runs, serve, search, bridges, map, eval, status."""
 
 from __future__ import annotations
 
@@ -225,6 +225,96 @@ def _highlighted(text: str, spans: list[tuple[int, int]]) -> str:
         out += [text[last:start], typer.style(text[start:end], bold=True, underline=True)]
         last = end
     return "".join([*out, text[last:]])
+
+
+@app.command()
+def bridges(
+    document: Annotated[int | None, typer.Option(help="Bridge this document (its id).")] = None,
+    chunk: Annotated[int | None, typer.Option(help="Bridge this chunk (its id).")] = None,
+    text: Annotated[str | None, typer.Option(help="Bridge a finding written here.")] = None,
+    office: Annotated[str | None, typer.Option(
+        help="Source office (a document's or chunk's own office wins).")] = None,
+    to: Annotated[list[str] | None, typer.Option(
+        "--to", help="Target office; repeat for several (default: every other office).")]
+    = None,
+    k: Annotated[int, typer.Option(min=1, max=50)] = 10,
+    passages: Annotated[int, typer.Option(min=1, max=10)] = 3,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """What the other offices found about a document, a finding or a text, and why."""
+    from pydantic import ValidationError
+
+    from api.schemas import BridgeRequest
+
+    try:
+        request = BridgeRequest(document_id=document, chunk_id=chunk, text=text, office=office,
+                                target_offices=to or [], k=k, passages=passages)
+    except ValidationError as exc:
+        typer.secho(f"error: {exc.errors()[0]['msg']}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        result = _kb().bridges(request.to_query())
+    except LookupError as exc:
+        typer.secho(f"error: {exc.args[0]}", fg="red", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    source = result.source
+    typer.echo(f"From {source.document.title if source.document else source.kind} "
+               f"[{source.office or '?'}, {source.language or '?'}] to "
+               f"{', '.join(result.target_offices) or 'no other office'}:")
+    for rank, bridge in enumerate(result.bridges, 1):
+        doc = bridge.document
+        typer.secho(f"{rank:2d}. {bridge.score:.3f}  {doc.title}  [{doc.office}, "
+                    f"{doc.language or '?'}, {doc.doc_type}]", bold=True)
+        if bridge.also_in:
+            typer.echo("    also in: " + "; ".join(f"{d.title} [{d.office}]"
+                                                    for d in bridge.also_in))
+        best = bridge.passages[0]
+        for side, passage in (("here ", best.source), ("there", best.target)):
+            where = ", ".join(f"{k} {v}" for k, v in passage.provenance.as_dict().items())
+            typer.echo(f"    {side} ({passage.language or '?'}{', ' + where if where else ''}):"
+                       f" {_shortened(passage.text)}")
+        if best.shared_terms:
+            typer.echo("    shared: " + ", ".join(
+                t.source if t.exact else f"{t.source} = {t.target}" for t in best.shared_terms))
+
+
+def _shortened(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@app.command(name="map")
+def bridge_map(
+    html: Annotated[Path | None, typer.Option(
+        "--html", help="Write the map as a page to this file (opens offline).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """How strongly each pair of offices is connected, on which themes, and the gaps."""
+    result = _kb().bridge_map()
+    if html is not None:
+        from api.map_page import render_map_html
+
+        html.write_text(render_map_html(result), encoding="utf-8")
+        typer.echo(f"wrote {html}")
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    if html is not None:
+        return
+    themes = {t.id: t for t in result.themes}
+    from api.map_page import theme_label
+
+    for link in result.links:
+        labels = "; ".join(theme_label(themes[t.theme]) for t in link.themes[:3])
+        typer.echo(f"{link.offices[0]} - {link.offices[1]}: strength {link.strength:.3f}, "
+                   f"{link.bridges} bridges  ({labels})")
+    for office in result.offices:
+        only = "; ".join(theme_label(themes[t]) for t in office.only) or "none"
+        typer.echo(f"{office.office}: {office.documents} documents, {len(office.shared)} "
+                   f"shared themes, only here: {only}")
 
 
 @app.command(name="eval")

@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from search.records import Chunk, Document, DocumentHits, Filters, Hit, SearchMode, valid_utf8
+from search.bridges import BridgeQuery
+from search.records import (
+    Chunk,
+    Document,
+    DocumentHits,
+    Filters,
+    FilterValue,
+    Hit,
+    NearDuplicate,
+    SearchMode,
+    valid_utf8,
+)
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 100
 MAX_OFFSET = 1000
+MAX_ID = 2**62
 
 
 class SearchRequest(BaseModel):
@@ -52,6 +64,45 @@ class DocumentPage(BaseModel):
 class DocumentDetail(BaseModel):
     document: Document
     chunks: list[Chunk]
+    near_duplicates: list[NearDuplicate] = Field(
+        default_factory=list, description="Copies and translations of this document.")
+
+
+class BridgeRequest(BaseModel):
+    """Where a bridge starts (exactly one of document_id, chunk_id, text) and may go."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    document_id: int | None = Field(None, ge=1, le=MAX_ID, description="Bridge a document.")
+    chunk_id: int | None = Field(None, ge=1, le=MAX_ID, description="Bridge one finding.")
+    text: str | None = Field(None, min_length=1, max_length=MAX_QUERY_CHARS,
+                             description="Bridge a finding written here.",
+                             examples=["Un suivi du poids quotidien réduit les réhospitalisations"])
+    office: FilterValue | None = Field(
+        None, description="The source office (a document's or chunk's own office wins).",
+        examples=["Paris"])
+    target_offices: list[FilterValue] = Field(
+        default_factory=list, max_length=50,
+        description="Offices to look in (default: every other office).", examples=[["Boston"]])
+    k: int = Field(10, ge=1, le=50, description="Documents to return.")
+    passages: int = Field(3, ge=1, le=10, description="Aligned passages per document.")
+
+    _utf8 = field_validator("text", mode="before")(
+        classmethod(lambda cls, v: valid_utf8(v) if isinstance(v, str) else v))
+
+    @model_validator(mode="after")
+    def _one_source(self) -> BridgeRequest:
+        given = [f for f in ("document_id", "chunk_id", "text") if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of document_id, chunk_id or text"
+                             + (f" (got {', '.join(given)})" if given else ""))
+        return self
+
+    def to_query(self) -> BridgeQuery:
+        return BridgeQuery(document_id=self.document_id, chunk_id=self.chunk_id,
+                           text=self.text, office=self.office,
+                           target_offices=tuple(self.target_offices), k=self.k,
+                           passages=self.passages)
 
 
 class Health(BaseModel):

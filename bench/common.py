@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from search.embedding import Encoder, load_encoder
 from search.knowledge_base import KnowledgeBase
@@ -26,3 +28,11 @@ def encoder(settings: Settings) -> Encoder:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def emit(result: dict[str, Any], json_out: Path | None) -> None:
+    """Print a benchmark's figures as one JSON object, and write them to ``json_out``."""
+    text = json.dumps(result, indent=2)
+    print(text)
+    if json_out:
+        json_out.write_text(text + "\n", encoding="utf-8")

@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import REPO, percentile, scratch_knowledge_base
+from bench.common import REPO, emit, percentile, scratch_knowledge_base
 from search.knowledge_base import KnowledgeBase
 from search.records import DocType, DocumentMeta, NewChunk
 
@@ -472,10 +472,7 @@ def main() -> None:
         result["profile_hybrid"] = profile(args.workdir / f"data-{largest}", claims,
                                            args.profile, args.threads)
     result["load_avg_end"] = load()
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json_out:
-        args.json_out.write_text(text + "\n")
+    emit(result, args.json_out)
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ import yaml
 
 from api.reindex import reindex
 from api.schemas import SearchResponse
-from bench.common import REPO, percentile, scratch_knowledge_base
+from bench.common import REPO, emit, percentile, scratch_knowledge_base
 from ingest.pipeline import Root
 from ingest.sources import load_sources
 from search.knowledge_base import KnowledgeBase
@@ -450,10 +450,7 @@ def main() -> None:
         workdir.mkdir(parents=True, exist_ok=True)
 
     result = run(args, workdir)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json_out:
-        args.json_out.write_text(text + "\n", encoding="utf-8")
+    emit(result, args.json_out)
 
 
 if __name__ == "__main__":

@@ -294,7 +294,7 @@ def bullet_list(items: list[Any], style: ParagraphStyle) -> ListFlowable:
     for item in items:
         if isinstance(item, dict):
             item = "\u2013 " + item["sub"]
-        flow.append(ListItem(Paragraph(esc(item), style), leftIndent=14, value="bullet"))
+        flow.append(ListItem(Paragraph(esc(item), style), leftIndent=14))
     return ListFlowable(flow, bulletType="bullet", start="\u2022", leftIndent=14)
 
 

@@ -26,17 +26,24 @@ from pathlib import Path
 
 import numpy as np
 
+from search import duplicates
+from search.bridge_map import MapBuilder, MapChunks
+from search.bridges import BridgeQuery, Bridger
 from search.centering import LanguageCentroids
 from search.embedding import Encoder
 from search.index import VectorIndex, index_class
 from search.records import (
+    BridgeMap,
+    BridgeResult,
     Chunk,
     Document,
     DocumentHits,
     DocumentMeta,
+    DocumentSummary,
     FileStat,
     Filters,
     Hit,
+    NearDuplicate,
     NewChunk,
     SearchMode,
 )
@@ -162,10 +169,12 @@ class Writer:
                 orphans.add(store.unlink_path(db, source_path) or 0)
             changes.removed.append(store.delete_orphans(db, orphans - {0}, kb.encoder.model_id,
                                                         kb.encoder.dimension))
-            number = self._publish_vectors(db, live, changes)
+            published = self._publish_vectors(db, live, changes)
+            if published.number != live.number:
+                self._find_twins(db, published, changes)
         self._puts, self._links, self._deletes = {}, [], []
-        kb.prune_generations(number)
-        return number
+        kb.prune_generations(published.number)
+        return published.number
 
     def _apply_put(self, db: sqlite3.Connection, put: _Put, changes: _Changes) -> set[int]:
         store, model_id = self._kb.store, self._kb.encoder.model_id
@@ -196,7 +205,7 @@ class Writer:
         return {before} if before not in (None, doc_id) else set()
 
     def _publish_vectors(self, db: sqlite3.Connection, live: Generation,
-                         changes: _Changes) -> int:
+                         changes: _Changes) -> Generation:
         """Apply the changes to the index and centroids; write a generation if they moved."""
         kb, store = self._kb, self._kb.store
         index, centroids = live.index, live.centroids
@@ -207,7 +216,7 @@ class Writer:
                 index.delete(removed.ids)
                 centroids.remove(removed.languages, removed.vectors)
         if not changes.added_ids and not removed_any:
-            return live.number
+            return live
         if changes.added_ids:
             added = np.concatenate(changes.added_vectors)
             centroids.add(changes.added_languages, added)
@@ -223,7 +232,32 @@ class Writer:
         kb.write_generation(index, number)
         store.set_meta(db, "generation", str(number))
         store.set_meta(db, "centroids", centroids.to_json())
-        return number
+        return Generation(number, index, centroids)
+
+    def _find_twins(self, db: sqlite3.Connection, published: Generation,
+                    changes: _Changes) -> None:
+        """Range-search the new chunks for near-duplicates (all chunks, the first time)."""
+        store, rules = self._kb.store, self._kb.twin_rules
+        if store.get_meta(db, duplicates.SEARCHED_KEY):
+            if not changes.added_ids:
+                return
+            ids = np.array(changes.added_ids, np.int64)
+            vectors = published.centroids.center(np.concatenate(changes.added_vectors),
+                                                 changes.added_languages)
+        else:
+            stored = store.all_vectors(db, self._kb.encoder.model_id, self._kb.encoder.dimension)
+            ids, vectors = stored.ids, published.centroids.center(stored.vectors,
+                                                                  stored.languages)
+        affected = duplicates.find_chunk_twins(db, published.index, ids, vectors, rules)
+        duplicates.confirm_document_twins(db, affected, rules)
+        store.set_meta(db, duplicates.SEARCHED_KEY, "1")
+
+
+def _unique_documents(documents: list[DocumentSummary],
+                      home: DocumentSummary) -> list[DocumentSummary]:
+    """Each document once, never the one the others are folded into."""
+    unique = {d.id: d for d in documents if d.id != home.id}
+    return list(unique.values())
 
 
 def _holder(lock) -> dict:
@@ -261,11 +295,16 @@ class KnowledgeBase:
         self.encoder = encoder
         self.store = Store(settings.db_path)
         self._index_class = index_class(settings.index_backend)
+        self.twin_rules = duplicates.TwinRules(settings.duplicate_similarity,
+                                               settings.duplicate_coverage)
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         self._check_model()
         self._loaded: Generation | None = None
         self._load_lock = threading.Lock()
         self.retriever = Retriever(settings, self.store, self.generation, encoder)
+        self.bridger = Bridger(self.retriever)
+        self._map: BridgeMap | None = None
+        self._map_lock = threading.Lock()
 
     # --- model guard ------------------------------------------------------------
     def _check_model(self) -> None:
@@ -375,7 +414,14 @@ class KnowledgeBase:
         # dropped when their rows are fetched, and the next ones fill their places
         ranked = self.retriever.rank(read, filters, offset + 2 * k,
                                      mode or self.settings.search_mode)
-        return self.retriever.hits(read, ranked[offset:])[:k]
+        hits = {hit.chunk_id: hit for hit in self.retriever.hits(read, ranked[offset:])}
+        with self.store.connect() as db:
+            twins = duplicates.chunk_twin_map(db, list(hits))
+        shown = list(duplicates.fold(list(hits), twins).items())[:k]
+        for chunk_id, folded in shown:
+            hits[chunk_id].also_in = _unique_documents([hits[i].document for i in folded],
+                                                       hits[chunk_id].document)
+        return [hits[chunk_id] for chunk_id, _ in shown]
 
     def rank_documents(
         self, query: str, filters: Filters | None = None, k: int = 10, offset: int = 0,
@@ -407,14 +453,63 @@ class KnowledgeBase:
         mode: SearchMode | None = None,
     ) -> list[DocumentHits]:
         """The best documents for ``query``, each with its best chunks, best first."""
-        read, ranked = self.rank_documents(query, filters, k, offset, mode)
-        hits = self.retriever.hits(read, [c for d in ranked for c in d.chunks])
+        read, ranked = self.rank_documents(query, filters, 2 * k, offset, mode)
+        with self.store.connect() as db:
+            twins = duplicates.twin_map(duplicates.document_twins(db, [d.id for d in ranked]))
+        shown = list(duplicates.fold([d.id for d in ranked], twins).items())[:k]
+        by_id = {d.id: d for d in ranked}
+        hits = self.retriever.hits(read, [c for doc_id, _ in shown for c in by_id[doc_id].chunks])
         groups: dict[int, DocumentHits] = {}
         for hit in hits:
             group = groups.setdefault(
                 hit.document.id, DocumentHits(document=hit.document, score=hit.score, hits=[]))
             group.hits.append(hit)
+        folded = dict(shown)
+        summaries = self.store.document_summaries([i for ids in folded.values() for i in ids])
+        for doc_id, group in groups.items():
+            group.also_in = [summaries[i] for i in folded[doc_id] if i in summaries]
         return list(groups.values())
+
+    def near_duplicates(self, doc_id: int) -> list[NearDuplicate]:
+        """Documents that say nearly the same as this one (copies, translations)."""
+        with self.store.connect() as db:
+            twins = duplicates.document_twins(db, [doc_id])
+        summaries = self.store.document_summaries([doc_id, *(t.twin_id for t in twins)])
+        if doc_id not in summaries:
+            return []
+        language = summaries[doc_id].language
+        return [NearDuplicate(document=summaries[t.twin_id], similarity=round(t.similarity, 4),
+                              coverage=round(t.coverage, 4),
+                              translated=summaries[t.twin_id].language != language)
+                for t in twins if t.twin_id in summaries]
+
+    def bridge_map(self) -> BridgeMap:
+        """The map of the published generation (drawn once per generation, then kept)."""
+        generation = self.generation()
+        with self._map_lock:
+            if self._map is None or self._map.generation != generation.number:
+                self._map = MapBuilder(self.settings, self.store.lexical.analyzer).build(
+                    generation.number, self._map_chunks(generation))
+            return self._map
+
+    def _map_chunks(self, generation: Generation) -> MapChunks:
+        with self.store.connect() as db:
+            rows = self.store.office_chunks(db, self.settings.bridge_min_tokens)
+            if len(rows) > self.settings.map_sample_chunks:
+                picks = np.linspace(0, len(rows) - 1, self.settings.map_sample_chunks)
+                rows = [rows[int(i)] for i in picks]
+            stored = self.store.chunk_vectors(db, [r["id"] for r in rows],
+                                              self.encoder.model_id, self.encoder.dimension)
+        by_id = {r["id"]: r for r in rows}
+        rows = [by_id[int(i)] for i in stored.ids]  # both in id order, minus any gone
+        return MapChunks(ids=stored.ids, offices=[r["office"] for r in rows],
+                         documents=[r["document_id"] for r in rows],
+                         languages=[r["language"] for r in rows], texts=[r["text"] for r in rows],
+                         vectors=generation.centroids.center(stored.vectors, stored.languages))
+
+    def bridges(self, query: BridgeQuery) -> BridgeResult:
+        """The closest findings of the other offices; ``LookupError`` for an unknown source."""
+        return self.bridger.bridge(query)
 
     def documents(
         self, filters: Filters | None = None, limit: int = 20, offset: int = 0

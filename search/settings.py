@@ -88,6 +88,36 @@ class Settings(BaseSettings):
     reranker_path: Path | None = Field(
         None, description="Local CrossEncoder folder; re-ranks the top hits when set.")
     rerank_depth: int = Field(20, ge=1, le=200, description="Hits the re-ranker re-orders.")
+    duplicate_similarity: float = Field(
+        0.93, gt=0, le=1, description="Cosine (language-centred) above which two chunks of "
+        "different documents are near-duplicates; see search.duplicates.")
+    duplicate_coverage: float = Field(
+        0.6, gt=0, le=1, description="Share of each document's chunks that must have a "
+        "near-duplicate in the other for the two documents to be near-duplicates.")
+    bridge_candidates: int = Field(
+        50, ge=5, le=1000, description="Nearest chunks of the target offices each source "
+        "chunk contributes to a bridge query.")
+    bridge_margin_k: int = Field(
+        2, ge=1, le=50, description="Neighbours whose mean cosine divides a bridge pair's "
+        "cosine (margin scoring; see search.bridges).")
+    bridge_min_tokens: int = Field(
+        20, ge=0, description="Chunks shorter than this (a greeting, a heading) in a document "
+        "of several chunks neither start nor end a bridge, nor count on the map.")
+    bridge_source_chunks: int = Field(
+        256, ge=1, description="Most chunks of a long source document a bridge query uses.")
+    term_similarity: float = Field(
+        0.925, gt=0, le=1, description="Cosine at which two words pair by meaning when "
+        "explaining a bridge; see search.term_alignment.")
+    map_link_similarity: float = Field(
+        0.9, gt=0, le=1, description="Cosine (language-centred) at which a chunk's nearest "
+        "chunk in another office makes it a bridge on the map; see search.bridge_map.")
+    map_themes: int | None = Field(
+        None, ge=1, le=200, description="Themes on the map (default: from the chunk count).")
+    map_theme_min_share: float = Field(
+        0.2, gt=0, le=1, description="Share of a theme's chunks (and at least 2) an office "
+        "needs to count as covering it.")
+    map_sample_chunks: int = Field(
+        20_000, ge=100, description="Most chunks the map is drawn from (an even sample).")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     default_k: int = Field(10, ge=1, le=100)

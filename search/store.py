@@ -27,11 +27,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from search import duplicates
 from search.lexical import Analyzer, LexicalIndex
 from search.records import (
     Chunk,
     Document,
     DocumentMeta,
+    DocumentSummary,
     FileStat,
     Filters,
     NewChunk,
@@ -39,6 +41,7 @@ from search.records import (
     RunRecord,
     RunReport,
 )
+from search.sql import batches, placeholders
 
 SCHEMA_VERSION = "2"
 SCHEMA = """
@@ -143,15 +146,6 @@ def _stored_vectors(rows: list[sqlite3.Row], dimension: int) -> StoredVectors:
                          [r["language"] for r in rows], vectors.reshape(len(rows), dimension))
 
 
-def _placeholders(values: list[Any]) -> str:
-    return ",".join("?" * len(values))
-
-
-def _batches(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def _document(row: sqlite3.Row, paths: list[str] | None = None) -> Document:
     return Document.model_validate({**dict(row), "paths": paths or [row["source_path"]]})
 
@@ -189,6 +183,7 @@ class Store:
             self._check_schema(db)
             db.executescript(SCHEMA)
             self.lexical.ensure_schema(db)
+            duplicates.ensure_schema(db)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                        (SCHEMA_VERSION,))
             db.commit()
@@ -237,10 +232,10 @@ class Store:
         """Raw vectors already computed by ``model_id`` for these chunk text hashes."""
         found: dict[str, np.ndarray] = {}
         with self.connect() as db:
-            for batch in _batches(sorted(set(hashes))):
+            for batch in batches(sorted(set(hashes))):
                 rows = db.execute(
                     f"SELECT text_hash, vector FROM embeddings WHERE model_id = ?"
-                    f" AND text_hash IN ({_placeholders(batch)})", [model_id, *batch])
+                    f" AND text_hash IN ({placeholders(batch)})", [model_id, *batch])
                 found.update((r[0], np.frombuffer(r[1], dtype=np.float32)) for r in rows)
         return found
 
@@ -303,7 +298,7 @@ class Store:
         row = meta.model_dump(mode="json")
         row.update(n_chunks=n_chunks, ingested_at=_now())
         cur = db.execute(
-            f"INSERT INTO documents({','.join(row)}) VALUES ({_placeholders(list(row))})",
+            f"INSERT INTO documents({','.join(row)}) VALUES ({placeholders(list(row))})",
             list(row.values()),
         )
         return int(cur.lastrowid)
@@ -346,13 +341,13 @@ class Store:
         Returns what they were, for the vector index and the centroids.
         """
         rows: list[sqlite3.Row] = []
-        for batch in _batches(document_ids):
-            where = f"c.document_id IN ({_placeholders(batch)})"
+        for batch in batches(document_ids):
+            where = f"c.document_id IN ({placeholders(batch)})"
             rows += db.execute(f"{_CHUNK_VECTORS} WHERE {where}", [model_id, *batch]).fetchall()
             ids = [r[0] for r in db.execute(
                 f"SELECT id FROM chunks c WHERE {where}", batch)]
             self.lexical.delete(db, ids)
-            db.execute(f"DELETE FROM chunks WHERE document_id IN ({_placeholders(batch)})",
+            db.execute(f"DELETE FROM chunks WHERE document_id IN ({placeholders(batch)})",
                        batch)
         return _stored_vectors(rows, dimension)
 
@@ -362,8 +357,8 @@ class Store:
         orphans = [i for i in sorted(document_ids) if db.execute(
             "SELECT 1 FROM paths WHERE document_id = ? LIMIT 1", (i,)).fetchone() is None]
         removed = self.delete_chunks(db, orphans, model_id, dimension)
-        for batch in _batches(orphans):
-            db.execute(f"DELETE FROM documents WHERE id IN ({_placeholders(batch)})", batch)
+        for batch in batches(orphans):
+            db.execute(f"DELETE FROM documents WHERE id IN ({placeholders(batch)})", batch)
         return removed
 
     @staticmethod
@@ -372,6 +367,44 @@ class Store:
         return _stored_vectors(rows, dimension)
 
     # --- reads ----------------------------------------------------------------
+    @staticmethod
+    def chunk_vectors(db: sqlite3.Connection, ids: list[int], model_id: str,
+                      dimension: int) -> StoredVectors:
+        """The raw vectors of these chunks (those still stored), in id order."""
+        rows: list[sqlite3.Row] = []
+        for batch in batches(sorted(ids)):
+            rows += db.execute(f"{_CHUNK_VECTORS} WHERE c.id IN ({placeholders(batch)})"
+                               " ORDER BY c.id", [model_id, *batch]).fetchall()
+        return _stored_vectors(rows, dimension)
+
+    @staticmethod
+    def office_chunks(db: sqlite3.Connection, min_tokens: int) -> list[sqlite3.Row]:
+        """Chunks of documents with an office, by id: those ``min_tokens`` long or more,
+        and the only chunk of a document whatever its length."""
+        return db.execute(
+            "SELECT c.id, d.office, c.document_id, c.language, c.text FROM chunks c"
+            " JOIN documents d ON d.id = c.document_id"
+            " WHERE d.office IS NOT NULL AND (c.n_tokens >= ? OR d.n_chunks = 1) ORDER BY c.id",
+            (min_tokens,)).fetchall()
+
+    def document_chunk_ids(self, document_id: int) -> list[int]:
+        with self.connect() as db:
+            return [r[0] for r in db.execute(
+                "SELECT id FROM chunks WHERE document_id = ? ORDER BY ordinal", (document_id,))]
+
+    @staticmethod
+    def office_chunk_ids(db: sqlite3.Connection) -> dict[str, np.ndarray]:
+        """Each office (as first written; matched ignoring case) -> its chunk ids.
+
+        Chunks of documents without an office belong to no office.
+        """
+        offices: dict[str, tuple[str, list[int]]] = {}
+        for office, chunk_id in db.execute(
+                "SELECT d.office, c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
+                " WHERE d.office IS NOT NULL ORDER BY d.id, c.id"):
+            offices.setdefault(office.casefold(), (office, []))[1].append(chunk_id)
+        return {name: np.array(ids, dtype=np.int64) for name, ids in offices.values()}
+
     @staticmethod
     def filtered_chunk_ids(db: sqlite3.Connection, where: str, params: list[Any]) -> list[int]:
         """Ids of every chunk whose document passes a ``filter_sql`` clause."""
@@ -383,18 +416,18 @@ class Store:
         """Chunk id -> (document id, the document's source path)."""
         owners: dict[int, tuple[int, str]] = {}
         with self.connect() as db:
-            for batch in _batches(ids):
+            for batch in batches(ids):
                 owners.update((r[0], (r[1], r[2])) for r in db.execute(
                     f"SELECT c.id, d.id, d.source_path FROM chunks c JOIN documents d"
-                    f" ON d.id = c.document_id WHERE c.id IN ({_placeholders(batch)})", batch))
+                    f" ON d.id = c.document_id WHERE c.id IN ({placeholders(batch)})", batch))
         return owners
 
     @staticmethod
     def chunk_languages(db: sqlite3.Connection, ids: list[int]) -> dict[int, str | None]:
         languages: dict[int, str | None] = {}
-        for batch in _batches(ids):
+        for batch in batches(ids):
             languages.update(db.execute(
-                f"SELECT id, language FROM chunks WHERE id IN ({_placeholders(batch)})", batch))
+                f"SELECT id, language FROM chunks WHERE id IN ({placeholders(batch)})", batch))
         return languages
 
     def chunks_by_id(self, ids: list[int]) -> dict[int, tuple[Chunk, Document]]:
@@ -403,18 +436,28 @@ class Store:
         with self.connect() as db:
             rows = db.execute(
                 f"SELECT c.*, d.id AS d_id FROM chunks c JOIN documents d ON d.id = c.document_id"
-                f" WHERE c.id IN ({_placeholders(ids)})", ids).fetchall()
+                f" WHERE c.id IN ({placeholders(ids)})", ids).fetchall()
             doc_ids = sorted({r["d_id"] for r in rows})
             docs = {r["id"]: _document(r) for r in db.execute(
-                f"SELECT * FROM documents WHERE id IN ({_placeholders(doc_ids)})", doc_ids)}
+                f"SELECT * FROM documents WHERE id IN ({placeholders(doc_ids)})", doc_ids)}
         return {r["id"]: (_chunk(r), docs[r["d_id"]]) for r in rows}
+
+    def document_summaries(self, ids: list[int]) -> dict[int, DocumentSummary]:
+        """Document id -> its summary, for those still stored."""
+        summaries: dict[int, DocumentSummary] = {}
+        with self.connect() as db:
+            for batch in batches(sorted(set(ids))):
+                summaries.update((r["id"], DocumentSummary.model_validate(dict(r)))
+                                 for r in db.execute(f"SELECT * FROM documents WHERE id IN"
+                                                     f" ({placeholders(batch)})", batch))
+        return summaries
 
     @staticmethod
     def _paths(db: sqlite3.Connection, doc_ids: list[int]) -> dict[int, list[str]]:
         paths: dict[int, list[str]] = {}
         for row in db.execute(
                 f"SELECT document_id, source_path FROM paths WHERE document_id IN"
-                f" ({_placeholders(doc_ids)}) ORDER BY source_path", doc_ids):
+                f" ({placeholders(doc_ids)}) ORDER BY source_path", doc_ids):
             paths.setdefault(row[0], []).append(row[1])
         return paths
 

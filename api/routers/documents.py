@@ -56,4 +56,5 @@ def get_document(
     if found is None:
         raise HTTPException(status_code=404, detail=f"no document with id {doc_id}")
     document, chunks = found
-    return DocumentDetail(document=document, chunks=chunks)
+    return DocumentDetail(document=document, chunks=chunks,
+                          near_duplicates=kb.near_duplicates(doc_id))

@@ -32,6 +32,11 @@ class VectorIndex(ABC):
         """
 
     @abstractmethod
+    def range_search(self, queries: np.ndarray,
+                     threshold: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query, the (ids, scores) of every vector scoring at least ``threshold``."""
+
+    @abstractmethod
     def save(self, path: Path) -> None:
         """Write the index to ``path`` (the caller makes it atomic)."""
 

@@ -43,6 +43,15 @@ class FaissIndex(VectorIndex):
             params = faiss.SearchParameters(sel=selector)
         return self._index.search(queries, min(k, len(self)), params=params)
 
+    def range_search(self, queries: np.ndarray,
+                     threshold: float) -> list[tuple[np.ndarray, np.ndarray]]:
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if len(self) == 0 or len(queries) == 0:
+            return [(np.zeros(0, np.int64), np.zeros(0, np.float32)) for _ in queries]
+        limits, scores, ids = self._index.range_search(queries, threshold)
+        return [(ids[limits[i]:limits[i + 1]], scores[limits[i]:limits[i + 1]])
+                for i in range(len(queries))]
+
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
 

@@ -85,6 +85,16 @@ def _stop_set(name: str | None) -> frozenset[str]:
     return frozenset(folded | {fold_accents(w) for w in folded})
 
 
+@lru_cache(maxsize=64)
+def _display_stop_set(name: str | None) -> frozenset[str]:
+    """The index's stop words plus the whole ``stop-words`` list of the language."""
+    words: set[str] = set()
+    if name is not None:
+        with suppress(stop_words.StopWordError):
+            words = {w.casefold() for w in stop_words.get_stop_words(name)}
+    return _stop_set(name) | words | {fold_accents(w) for w in words}
+
+
 _STEMMER_NAMES = frozenset(Stemmer.algorithms())
 
 
@@ -136,6 +146,17 @@ class Analyzer:
         if not kept:
             kept = tokens
         return [fold_accents(t) for t in self._stem(kept, name)]
+
+    def content_words(self, text: str, language: str | None) -> list[str]:
+        """The words of ``text`` as written, stop words dropped: what a reader calls terms.
+
+        Shown to people (labels, shared terms), so the longer ``stop-words``
+        lists apply here: "also", "plus" or "haben" tell a reader nothing,
+        though a search for them should still find them.
+        """
+        stops = _display_stop_set(_language_name(language))
+        words = (text[a:b] for a, b in word_spans(text))
+        return [w for w in words if unicodedata.normalize("NFKC", w).casefold() not in stops]
 
     def _stem(self, tokens: list[str], name: str | None) -> list[str]:
         stemmer = self._stemmer(name)
