@@ -23,9 +23,13 @@ $(VENV)/.installed: pyproject.toml
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
+# A laptop demo: read access is open to this machine (loopback) without a key; uploads,
+# re-indexing, admin routes and every other client still need an API key.
 demo: install
 	$(BIN)/bridge ingest corpus/
-	$(BIN)/bridge serve --host $(HOST) --port $(PORT)
+	@echo "demo: reading is open to this machine without an API key (BRIDGE_OPEN_READ_ON_LOOPBACK=1);"
+	@echo "      everything else needs one: $(BIN)/bridge keys create NAME --scope read --scope ingest --scope admin"
+	BRIDGE_OPEN_READ_ON_LOOPBACK=1 $(BIN)/bridge serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
@@ -34,6 +38,7 @@ test: lint /usr/bin/chromium
 	$(BIN)/python -m pytest
 
 bench: install
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.ingest_throughput
 	$(BIN)/python -m bench.search_latency
 

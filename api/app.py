@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.auth import require
+from api.keys import KeyStore, Scope
+from api.limits import BodyLimit
+from api.observability import install_observability
 from api.reindex import add_reindex_job, configured_roots, schedule_trigger
-from api.routers import admin, bridges, documents, health, search
+from api.routers import admin, bridges, documents, health, pages, search
 from search.embedding import load_encoder
 from search.knowledge_base import KnowledgeBase
 from search.records import valid_utf8
@@ -53,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.kb = open_knowledge_base(settings)
+        app.state.keys = KeyStore(app.state.kb.store)
         app.state.scheduler = _reindex_scheduler(app.state.kb) if settings.reindex_cron else None
         yield
         if app.state.scheduler is not None:
@@ -65,6 +71,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "across languages.",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimit, settings=settings)  # inside the observability middleware
+    install_observability(app, settings, metrics_dependencies=[Depends(require(Scope.admin))])
+    app.openapi = _with_our_validation_errors(app)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -72,9 +81,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "detail": _validation_message(exc), "errors": jsonable_errors(exc)})
 
     for router in (health.router, search.router, documents.router, bridges.router,
-                   admin.router):
+                   admin.router, pages.router):
         app.include_router(router)
     return app
+
+
+def _with_our_validation_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI schema, with 422 bodies as this app sends them: a ``detail`` message
+    and the ``errors`` list (FastAPI documents ``detail`` as the list)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        schema.setdefault("components", {}).setdefault("schemas", {})["HTTPValidationError"] = {
+            "title": "HTTPValidationError", "type": "object", "required": ["detail", "errors"],
+            "properties": {
+                "detail": {"type": "string", "title": "Detail"},
+                "errors": {"type": "array", "title": "Errors",
+                           "items": {"$ref": "#/components/schemas/ValidationError"}}}}
+        return schema
+
+    return openapi
 
 
 def jsonable_errors(exc: RequestValidationError) -> list[dict]:

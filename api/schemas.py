@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from search.bridges import BridgeQuery
 from search.records import (
@@ -23,6 +25,8 @@ MAX_QUERY_CHARS = 2000
 MAX_K = 100
 MAX_OFFSET = 1000
 MAX_ID = 2**62
+StoredId = Annotated[int, Field(ge=1, le=MAX_ID)]
+FindingText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS)]
 
 
 class SearchRequest(BaseModel):
@@ -68,14 +72,37 @@ class DocumentDetail(BaseModel):
         default_factory=list, description="Copies and translations of this document.")
 
 
+class UploadedFile(BaseModel):
+    """What became of one uploaded file."""
+
+    filename: str = Field(description="The name the client gave (its last component).")
+    document_id: int | None
+    status: str = Field(description="added, duplicate (the content was already stored: "
+                        "this is its document) or failed")
+    error: str | None = None
+
+
+class UploadResult(BaseModel):
+    files: list[UploadedFile]
+
+
+class DeletedDocument(BaseModel):
+    id: int
+    paths: list[str] = Field(description="The paths the document was stored under. A path in "
+                             "a configured source comes back at the next re-index unless its "
+                             "file is removed there too.")
+
+
 class BridgeRequest(BaseModel):
     """Where a bridge starts (exactly one of document_id, chunk_id, text) and may go."""
 
-    model_config = ConfigDict(extra="forbid")
+    # exactly one source, said in the schema too (null is not a value here)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"required": ["document_id"]}, {"required": ["chunk_id"]}, {"required": ["text"]}]})
 
-    document_id: int | None = Field(None, ge=1, le=MAX_ID, description="Bridge a document.")
-    chunk_id: int | None = Field(None, ge=1, le=MAX_ID, description="Bridge one finding.")
-    text: str | None = Field(None, min_length=1, max_length=MAX_QUERY_CHARS,
+    document_id: StoredId | SkipJsonSchema[None] = Field(None, description="Bridge a document.")
+    chunk_id: StoredId | SkipJsonSchema[None] = Field(None, description="Bridge one finding.")
+    text: FindingText | SkipJsonSchema[None] = Field(None,
                              description="Bridge a finding written here.",
                              examples=["Un suivi du poids quotidien réduit les réhospitalisations"])
     office: FilterValue | None = Field(
@@ -98,18 +125,19 @@ class BridgeRequest(BaseModel):
                              + (f" (got {', '.join(given)})" if given else ""))
         return self
 
-    def to_query(self) -> BridgeQuery:
+    def to_query(self, visible_offices: frozenset[str] | None = None) -> BridgeQuery:
         return BridgeQuery(document_id=self.document_id, chunk_id=self.chunk_id,
                            text=self.text, office=self.office,
                            target_offices=tuple(self.target_offices), k=self.k,
-                           passages=self.passages)
+                           passages=self.passages, visible_offices=visible_offices)
 
 
 class Health(BaseModel):
+    """Liveness, open to all: no count of what is stored (a key limited to offices may not
+    learn the others' size); ``/metrics`` has the counts."""
+
     status: str
     generation: int
-    documents: int
-    chunks: int
     model: str
 
 

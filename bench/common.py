@@ -7,6 +7,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
 from search.embedding import Encoder, load_encoder
 from search.knowledge_base import KnowledgeBase
 from search.settings import Settings
@@ -36,3 +39,13 @@ def emit(result: dict[str, Any], json_out: Path | None) -> None:
     print(text)
     if json_out:
         json_out.write_text(text + "\n", encoding="utf-8")
+
+
+def index_counts(client: httpx.Client) -> dict[str, int]:
+    """Documents and chunks the server holds, from its /metrics (its key needs admin)."""
+    response = client.get("/metrics")
+    response.raise_for_status()
+    gauges = {sample.name: sample.value for family in text_string_to_metric_families(response.text)
+              for sample in family.samples}
+    return {"documents": int(gauges["bridge_index_documents"]),
+            "chunks": int(gauges["bridge_index_chunks"])}

@@ -58,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import REPO, emit, percentile, scratch_knowledge_base
+from bench.common import REPO, emit, index_counts, percentile, scratch_knowledge_base
 from search.knowledge_base import KnowledgeBase
 from search.records import DocType, DocumentMeta, NewChunk
 
@@ -276,7 +276,7 @@ def measure(data_dir: Path, claims: list[str], n_queries: int, warmup: int,
     load_before = load()
     with bridge_server(env) as client:
         startup_s = round(time.perf_counter() - started, 1)
-        health = client.get("/health").json()
+        counts = index_counts(client)
         for query in claims[-warmup:]:
             for _, extra in MODES:
                 client.post("/search", json={"query": query, "k": 10, **extra}).raise_for_status()
@@ -293,7 +293,7 @@ def measure(data_dir: Path, claims: list[str], n_queries: int, warmup: int,
                 server_ms[name].append(body["took_ms"])
                 n_hits[name].append(len(body["hits"]))
     return {
-        "documents": health["documents"], "chunks": health["chunks"],
+        "documents": counts["documents"], "chunks": counts["chunks"],
         "server_startup_s": startup_s, "load_avg_before": load_before, "load_avg_after": load(),
         "modes": {name: {"n": len(client_ms[name]), "client_ms": _stats(client_ms[name]),
                          "server_took_ms": _stats(server_ms[name]),

@@ -47,7 +47,7 @@ import yaml
 
 from api.reindex import reindex
 from api.schemas import SearchResponse
-from bench.common import REPO, emit, percentile, scratch_knowledge_base
+from bench.common import REPO, emit, index_counts, percentile, scratch_knowledge_base
 from ingest.pipeline import Root
 from ingest.sources import load_sources
 from search.knowledge_base import KnowledgeBase
@@ -330,7 +330,7 @@ def search_under_load(corpus: Corpus, data_dir: Path, queries: list[str], client
 
         result["changes"] = make_changes(corpus, change_percent, skip)
         result["generation_before"] = generation(admin)
-        health_before = admin.get("/health").json()
+        health_before = {**admin.get("/health").json(), **index_counts(admin)}
         during = LoadStats()
         seen = {result["generation_before"]}
         result["reindex_load_avg_before"] = load_avg()
@@ -350,7 +350,7 @@ def search_under_load(corpus: Corpus, data_dir: Path, queries: list[str], client
             loaded_s = time.perf_counter() - started
         result["during_reindex"] = during.summary(loaded_s)
         result["reindex_load_avg_after"] = load_avg()
-        health_after = admin.get("/health").json()
+        health_after = {**admin.get("/health").json(), **index_counts(admin)}
         result["after_run"] = check_paths(admin, queries[::max(1, len(queries) // 50)])
         report = RunReport.model_validate(record["report"]) if record["report"] else None
         result["reindex_run"] = {

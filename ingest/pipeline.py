@@ -27,7 +27,7 @@ from ingest.metadata import (
     read_yaml,
     resolve_metadata,
 )
-from ingest.parsers import SUPPORTED_SUFFIXES, parse_file
+from ingest.parsers import DEFAULT_LIMITS, SUPPORTED_SUFFIXES, ParseLimits, parse_file
 from search.knowledge_base import KnowledgeBase, Writer
 from search.language import LanguageDetector
 from search.records import DocumentMeta, FileFailure, FileStat, Move, NewChunk, RunReport
@@ -117,17 +117,20 @@ def discover(roots: Iterable[Root]) -> tuple[list[FoundFile], list[FileFailure]]
 
 # --- steps 2-4: parse, describe, chunk ----------------------------------------------
 class Preparer:
-    """Parses one file and turns it into metadata and chunks with languages."""
+    """Parses one file, within ``limits``, and turns it into metadata and chunks with
+    languages."""
 
     def __init__(self, chunker: Chunker, languages: LanguageDetector,
-                 overrides: dict[str, Any], office_regions: dict[str, str]) -> None:
+                 overrides: dict[str, Any], office_regions: dict[str, str],
+                 limits: ParseLimits = DEFAULT_LIMITS) -> None:
         self.chunker = chunker
         self.languages = languages
         self.overrides = overrides
         self.office_regions = office_regions
+        self.limits = limits
 
     def describe(self, file: FoundFile, digest: str) -> tuple[ParsedDocument, DocumentMeta]:
-        parsed = parse_file(file.path)
+        parsed = parse_file(file.path, self.limits)
         language = self.languages.detect(_language_sample(parsed)) or file.root.default_language
         meta = resolve_metadata(file.path, parsed, language, self.overrides, self.office_regions,
                                 digest, file.root.defaults)
@@ -172,6 +175,7 @@ class Ingestor:
             LanguageDetector(settings.languages),
             {k: v for k, v in (overrides or {}).items() if v},
             settings.office_regions,
+            ParseLimits(settings.max_unzipped_bytes, settings.max_pdf_pages),
         )
         self.embed_batch = settings.embed_batch_size * 4
         self.commit_every = settings.commit_every_chunks

@@ -60,6 +60,9 @@ class BridgeQuery:
     target_offices: tuple[str, ...] = ()  # empty: every other office
     k: int = 10
     passages: int = 3
+    # the offices the caller may see (casefolded); None: every office. A source
+    # outside them is "not found", and no bridge reaches past them.
+    visible_offices: frozenset[str] | None = None
 
 
 @dataclass
@@ -114,7 +117,7 @@ class Bridger:
         generation = self.generation()
         cache = self._office_cache(generation)
         source = self._source(query, generation)
-        targets = self._targets(cache, source.record.office, query.target_offices)
+        targets = self._targets(cache, source.record.office, query)
         result = BridgeResult(source=source.record, target_offices=targets, bridges=[])
         allowed = np.concatenate([cache.offices[t] for t in targets] or [np.zeros(0, np.int64)])
         if len(allowed) == 0 or len(source.vectors) == 0:
@@ -144,6 +147,9 @@ class Bridger:
                 raise LookupError(f"no chunk with id {query.chunk_id}")
             chunks, document = [owner[0]], owner[1]
             kind, chunk_id = "chunk", owner[0].id
+        if query.visible_offices is not None and \
+                (document.office or "").casefold() not in query.visible_offices:
+            raise LookupError(f"no {kind} with id {query.document_id or query.chunk_id}")
         chunks = self._spread([c for c in chunks if self._substantial(c, document)] or chunks)
         with self.store.connect() as db:
             stored = self.store.chunk_vectors(db, [c.id for c in chunks],
@@ -178,12 +184,14 @@ class Bridger:
             return self._cache
 
     @staticmethod
-    def _targets(cache: _OfficeCache, office: str | None, wanted: tuple[str, ...]) -> list[str]:
-        """The offices a bridge may reach: those asked for (or all), never the source's."""
-        asked = {w.casefold() for w in wanted}
+    def _targets(cache: _OfficeCache, office: str | None, query: BridgeQuery) -> list[str]:
+        """The offices a bridge may reach: those asked for (or all) that the caller may see,
+        never the source's."""
+        asked = {w.casefold() for w in query.target_offices}
         home = (office or "").casefold()
         return [o for o in cache.offices
-                if o.casefold() != home and (not asked or o.casefold() in asked)]
+                if o.casefold() != home and (not asked or o.casefold() in asked)
+                and (query.visible_offices is None or o.casefold() in query.visible_offices)]
 
     # --- steps 2-3 ----------------------------------------------------------------
     def _pairs(self, source: _Source, generation: Generation, cache: _OfficeCache,

@@ -78,7 +78,7 @@ class LanguageCentroids:
 
         A text of unknown language is left as it is.
         """
-        if not self.applied or self.strength == 0:
+        if not self.applied or self.strength == 0 or len(vectors) == 0:
             return np.ascontiguousarray(vectors, dtype=np.float32)
         overall = self.applied[UNKNOWN]
         offsets = np.stack([self.applied.get(_language(lang), overall) - overall

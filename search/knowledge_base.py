@@ -303,7 +303,7 @@ class KnowledgeBase:
         self._load_lock = threading.Lock()
         self.retriever = Retriever(settings, self.store, self.generation, encoder)
         self.bridger = Bridger(self.retriever)
-        self._map: BridgeMap | None = None
+        self._maps: dict[frozenset[str] | None, BridgeMap] = {}
         self._map_lock = threading.Lock()
 
     # --- model guard ------------------------------------------------------------
@@ -483,18 +483,24 @@ class KnowledgeBase:
                               translated=summaries[t.twin_id].language != language)
                 for t in twins if t.twin_id in summaries]
 
-    def bridge_map(self) -> BridgeMap:
-        """The map of the published generation (drawn once per generation, then kept)."""
+    def bridge_map(self, offices: frozenset[str] | None = None) -> BridgeMap:
+        """The map of the published generation over ``offices`` (casefolded; None: all).
+
+        Drawn once per generation and set of offices, then kept.
+        """
         generation = self.generation()
         with self._map_lock:
-            if self._map is None or self._map.generation != generation.number:
-                self._map = MapBuilder(self.settings, self.store.lexical.analyzer).build(
-                    generation.number, self._map_chunks(generation))
-            return self._map
+            drawn = self._maps.get(offices)
+            if drawn is None or drawn.generation != generation.number:
+                drawn = self._maps[offices] = MapBuilder(
+                    self.settings, self.store.lexical.analyzer).build(
+                    generation.number, self._map_chunks(generation, offices))
+            return drawn
 
-    def _map_chunks(self, generation: Generation) -> MapChunks:
+    def _map_chunks(self, generation: Generation, offices: frozenset[str] | None) -> MapChunks:
         with self.store.connect() as db:
-            rows = self.store.office_chunks(db, self.settings.bridge_min_tokens)
+            rows = [r for r in self.store.office_chunks(db, self.settings.bridge_min_tokens)
+                    if offices is None or r["office"].casefold() in offices]
             if len(rows) > self.settings.map_sample_chunks:
                 picks = np.linspace(0, len(rows) - 1, self.settings.map_sample_chunks)
                 rows = [rows[int(i)] for i in picks]

@@ -118,6 +118,19 @@ class Settings(BaseSettings):
         "needs to count as covering it.")
     map_sample_chunks: int = Field(
         20_000, ge=100, description="Most chunks the map is drawn from (an even sample).")
+    open_read_on_loopback: bool = Field(
+        False, description="Laptop demo only: requests from this machine (loopback) may read "
+        "without an API key. Every other route, and every other client, still needs one.")
+    max_request_bytes: int = Field(
+        1_000_000, ge=1_000, description="Largest request body, uploads aside (413 beyond).")
+    max_upload_bytes: int = Field(
+        50_000_000, ge=1_000, description="Largest uploaded file (413 beyond).")
+    max_unzipped_bytes: int = Field(
+        500_000_000, ge=1_000_000, description="Most bytes a DOCX or PPTX may inflate to (a zip "
+        "bomb is refused before parsing).")
+    max_pdf_pages: int = Field(
+        5_000, ge=1, description="Most pages a PDF may have (refused before parsing beyond).")
+    log_json: bool = Field(False, description="Log one JSON object per line (with request ids).")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     default_k: int = Field(10, ge=1, le=100)

@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -386,6 +387,21 @@ class Store:
             " JOIN documents d ON d.id = c.document_id"
             " WHERE d.office IS NOT NULL AND (c.n_tokens >= ? OR d.n_chunks = 1) ORDER BY c.id",
             (min_tokens,)).fetchall()
+
+    def facet_counts(self, filters: Filters | None,
+                     fields: list[str]) -> dict[str, Counter[str]]:
+        """Documents passing ``filters`` counted per value of each field (office, region,
+        doc_type, language): one grouped query, cheap at any corpus size."""
+        where, params = filter_sql(filters)
+        columns = [_FILTER_COLUMNS[f] for f in fields]
+        counts: dict[str, Counter[str]] = {f: Counter() for f in fields}
+        with self.connect() as db:
+            for row in db.execute(f"SELECT {', '.join(columns)}, count(*) FROM documents d"
+                                  f" WHERE {where} GROUP BY {', '.join(columns)}", params):
+                for field, value in zip(fields, row, strict=False):
+                    if value is not None:
+                        counts[field][value] += row[-1]
+        return counts
 
     def document_chunk_ids(self, document_id: int) -> list[int]:
         with self.connect() as db:

@@ -7,6 +7,7 @@ says exactly what its input contains.
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,4 +154,50 @@ def make_docx(
     document.core_properties.author = author or ""
     document.core_properties.created = FIXED_DATE
     document.save(str(path))
+    return path
+
+
+def zip_bomb_docx(path: Path, inflated_bytes: int = 520_000_000) -> Path:
+    """A DOCX-shaped package whose body part inflates to ``inflated_bytes`` of zeros.
+
+    Deflate packs zeros about 1000:1, so the default (past the 500 MB limit) is
+    about half a megabyte on disk and a few seconds to write.
+    """
+    block = b"\x00" * (1 << 20)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns='
+                         '"http://schemas.openxmlformats.org/package/2006/content-types"/>')
+        with package.open("word/document.xml", "w", force_zip64=True) as part:
+            for _ in range(inflated_bytes // len(block)):
+                part.write(block)
+    return path
+
+
+def many_pages_pdf(path: Path, pages: int, fanout: int = 1000) -> Path:
+    """A valid PDF of ``pages`` pages, all the same blank page, small on disk.
+
+    The page tree is two levels deep (``fanout`` pages per node) so that no
+    array grows past what PDF readers accept.
+    """
+    nodes = -(-pages // fanout)
+    first_node = 4
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               (f"<< /Type /Pages /Kids [{' '.join(f'{first_node + i} 0 R' for i in range(nodes))}]"
+                f" /Count {pages} >>").encode(),
+               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] >>"]
+    for i in range(nodes):
+        count = min(fanout, pages - i * fanout)
+        objects.append(f"<< /Type /Pages /Parent 2 0 R /Kids [{' '.join(['3 0 R'] * count)}]"
+                       f" /Count {count} >>".encode())
+    out = bytearray(b"%PDF-1.7\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+            .encode())
+    path.write_bytes(bytes(out))
     return path

@@ -22,22 +22,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def create_key(env: dict[str, str], name: str, *scopes: str, offices: tuple[str, ...] = ()
+               ) -> str:
+    """A new API key from `bridge keys create`, as an operator makes one."""
+    run = subprocess.run([*BRIDGE, "keys", "create", name, *(f"--scope={s}" for s in scopes),
+                          *(f"--office={o}" for o in offices)], env=env, capture_output=True,
+                         text=True, timeout=120, check=True)
+    return run.stdout.strip()
+
+
 @contextmanager
 def bridge_server(env: dict[str, str], *args: str,
                   log_path: Path | None = None) -> Iterator[httpx.Client]:
     """`bridge serve` in its own process; a client once /health answers.
 
-    The server's output goes to a file (``log_path``, else a temporary one), never
-    to an undrained pipe: thousands of access-log lines would fill it and stall
-    the server.
+    The client carries a key with every scope (made for it with `bridge keys
+    create`); tests of access control make their own. The server's output goes
+    to a file (``log_path``, else a temporary one), never to an undrained pipe:
+    thousands of access-log lines would fill it and stall the server.
     """
+    key = create_key(env, "tests", "read", "ingest", "admin")
     port = free_port()
     log_path = log_path or Path(tempfile.mkstemp(prefix="bridge-serve-", suffix=".log")[1])
     with log_path.open("wb") as log:
         process = subprocess.Popen([*BRIDGE, "serve", "--host", "127.0.0.1", "--port",
                                     str(port), *args], env=env, stdout=log,
                                    stderr=subprocess.STDOUT)
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
+                              headers={"Authorization": f"Bearer {key}"})
         try:
             deadline = time.monotonic() + 180
             while True:

@@ -71,3 +71,12 @@ def test_strength_zero_leaves_vectors_alone() -> None:
     centroids.add(["en"], np.array([[0.6, 0.8]]))
     centroids.apply_current()
     assert np.allclose(centroids.center(np.array([[0.6, 0.8]]), ["en"]), [[0.6, 0.8]])
+
+
+def test_no_vectors_centre_to_no_vectors() -> None:
+    """A map or bridge over nothing (every office hidden, every chunk deleted) centres
+    an empty batch; the schema fuzz found this as a 500 on GET /bridges/map."""
+    centroids = LanguageCentroids(4)
+    centroids.add(["en", "fr"], np.eye(4, dtype=np.float32)[:2])
+    centroids.apply_current()
+    assert centroids.center(np.zeros((0, 4), np.float32), []).shape == (0, 4)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
+from api.auth import AdminAccess, IngestAccess
 from api.deps import get_kb
 from api.reindex import configured_roots, start_reindex
 from api.schemas import ErrorResponse, ReindexSchedule, ReindexStarted
@@ -17,20 +18,23 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 
 @router.post("/reindex", response_model=ReindexStarted, status_code=status.HTTP_202_ACCEPTED,
-             responses={409: {"model": ErrorResponse}, 400: {"model": ErrorResponse}})
-def reindex(kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> ReindexStarted:
+             responses={409: {"model": ErrorResponse, "description":
+                              "A run holds the lock, or no sources are configured."}})
+def reindex(kb: Annotated[KnowledgeBase, Depends(get_kb)],
+            _access: IngestAccess) -> ReindexStarted:
     """Re-read every configured source in the background; follow it at /admin/runs/{id}."""
     try:
         run_id = start_reindex(kb, configured_roots(kb))
     except SourcesError as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from exc
+        # the server's configuration, not the request, is what is missing
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     except WriterBusyError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     return ReindexStarted(run_id=run_id, status_url=f"/admin/runs/{run_id}")
 
 
 @router.get("/runs", response_model=list[RunRecord])
-def runs(kb: Annotated[KnowledgeBase, Depends(get_kb)],
+def runs(kb: Annotated[KnowledgeBase, Depends(get_kb)], _access: AdminAccess,
          limit: Annotated[int, Query(ge=1, le=200)] = 20,
          offset: Annotated[int, Query(ge=0)] = 0) -> list[RunRecord]:
     """Ingest and re-index runs, newest first, each with its report once finished."""
@@ -39,7 +43,8 @@ def runs(kb: Annotated[KnowledgeBase, Depends(get_kb)],
 
 @router.get("/runs/{run_id}", response_model=RunRecord,
             responses={404: {"model": ErrorResponse}})
-def run(run_id: int, kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> RunRecord:
+def run(run_id: int, kb: Annotated[KnowledgeBase, Depends(get_kb)],
+        _access: AdminAccess) -> RunRecord:
     """One run: progress (files done of total) while it runs, its report when it ends."""
     record = kb.store.run(run_id)
     if record is None:
@@ -48,7 +53,7 @@ def run(run_id: int, kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> RunRecord
 
 
 @router.get("/schedule", response_model=ReindexSchedule)
-def schedule(request: Request) -> ReindexSchedule:
+def schedule(request: Request, _access: AdminAccess) -> ReindexSchedule:
     """The server's own re-index schedule (``bridge serve --reindex-cron``), if any."""
     scheduler = request.app.state.scheduler
     job = scheduler.get_job("reindex") if scheduler is not None else None

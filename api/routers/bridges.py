@@ -9,6 +9,7 @@ import plotly
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
+from api.auth import ReadAccess
 from api.deps import get_kb
 from api.map_page import render_map_html
 from api.schemas import BridgeRequest, ErrorResponse
@@ -22,23 +23,23 @@ PLOTLY_URL = "/static/plotly.min.js"
 
 
 @router.post("/bridges", response_model=BridgeResult, responses={404: {"model": ErrorResponse}})
-def bridges(request: BridgeRequest,
-            kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> BridgeResult:
+def bridges(request: BridgeRequest, kb: Annotated[KnowledgeBase, Depends(get_kb)],
+            access: ReadAccess) -> BridgeResult:
     """The closest findings of the other offices, per document, with why they match."""
     try:
-        return kb.bridges(request.to_query())
+        return kb.bridges(request.to_query(access.offices))
     except LookupError as exc:
         raise HTTPException(status_code=404, detail=str(exc)) from exc
 
 
 @router.get("/bridges/map", response_model=BridgeMap,
             responses={200: {"content": {"text/html": {}}}})
-def bridge_map(kb: Annotated[KnowledgeBase, Depends(get_kb)],
+def bridge_map(kb: Annotated[KnowledgeBase, Depends(get_kb)], access: ReadAccess,
                format: Annotated[Literal["json", "html"], Query(
                    description="json (default) or html: the map as a page.")] = "json",
                ) -> BridgeMap | HTMLResponse:
     """How strongly each pair of offices is connected, on which themes, and each office's gaps."""
-    bridge_map = kb.bridge_map()
+    bridge_map = kb.bridge_map(access.offices)
     if format == "html":
         return HTMLResponse(render_map_html(bridge_map, plotly_src=PLOTLY_URL))
     return bridge_map

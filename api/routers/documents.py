@@ -1,27 +1,44 @@
-"""Documents: a filtered page of them, and one with its chunks."""
+"""Documents: a filtered page of them, one with its chunks, uploads and deletes."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, UploadFile, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
+from api import uploads
+from api.auth import Access, AdminAccess, IngestAccess, ReadAccess
 from api.deps import get_kb
-from api.schemas import DocumentDetail, DocumentPage, ErrorResponse
-from search.knowledge_base import KnowledgeBase
-from search.records import DocType, Filters
+from api.schemas import (
+    DeletedDocument,
+    DocumentDetail,
+    DocumentPage,
+    ErrorResponse,
+    UploadedFile,
+    UploadResult,
+)
+from ingest.filetypes import UnsupportedType
+from search.knowledge_base import KnowledgeBase, WriterBusyError
+from search.records import (
+    MAX_FILTER_VALUES,
+    Chunk,
+    DocType,
+    Document,
+    Filters,
+    FilterValue,
+)
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
 
 def document_filters(
-    office: Annotated[list[str] | None, Query()] = None,
-    region: Annotated[list[str] | None, Query()] = None,
-    doc_type: Annotated[list[DocType] | None, Query()] = None,
-    language: Annotated[list[str] | None, Query()] = None,
+    office: Annotated[list[FilterValue] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
+    region: Annotated[list[FilterValue] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
+    doc_type: Annotated[list[DocType] | None, Query(max_length=len(DocType))] = None,
+    language: Annotated[list[FilterValue] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
 ) -> Filters:
@@ -38,12 +55,86 @@ def document_filters(
 @router.get("", response_model=DocumentPage)
 def list_documents(
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    access: ReadAccess,
     filters: Annotated[Filters, Depends(document_filters)],
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> DocumentPage:
-    documents, total = kb.documents(filters, limit, offset)
+    visible = access.restrict(filters)
+    documents, total = kb.documents(visible, limit, offset) if visible is not None else ([], 0)
     return DocumentPage(total=total, limit=limit, offset=offset, documents=documents)
+
+
+@router.post("", response_model=UploadResult, status_code=status.HTTP_201_CREATED,
+             responses={409: {"model": ErrorResponse}, 413: {"model": ErrorResponse},
+                        415: {"model": ErrorResponse}, 422: {"model": ErrorResponse}})
+def upload_documents(
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    access: IngestAccess,
+    files: Annotated[list[UploadFile], File(min_length=1, max_length=100,
+                                            description="PDF, PPTX, DOCX, Markdown, text, "
+                                                        "VTT or SRT files.")],
+    office: Annotated[FilterValue | None, Form()] = None,
+    region: Annotated[FilterValue | None, Form()] = None,
+    team: Annotated[FilterValue | None, Form()] = None,
+    doc_type: Annotated[DocType | None, Form()] = None,
+    language: Annotated[str | None, Form(pattern="^[a-z]{2}$")] = None,
+    date: Annotated[dt.date | None, Form()] = None,
+    title: Annotated[str | None, Form(max_length=300)] = None,
+) -> UploadResult:
+    """Add documents: each file is checked (type by name and content, size), stored under a
+    generated name and ingested; the response gives each one's document id."""
+    if access.offices is not None:
+        office = _upload_office(access, office)
+    received: list[uploads.Received] = []
+    try:
+        for upload in files:
+            received.append(uploads.receive(kb, upload.filename, upload.file))
+    except UnsupportedType as exc:
+        uploads.discard(received)
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
+    metadata = {"office": office, "region": region, "team": team, "doc_type": doc_type,
+                "language": language, "date": date, "title": title}
+    try:
+        outcomes = uploads.ingest(kb, received, metadata)
+    except WriterBusyError as exc:
+        uploads.discard(received)
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    if all(o.status == "failed" for o in outcomes):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "; ".join(f"{o.client_name}: {o.error}" for o in outcomes))
+    return UploadResult(files=[UploadedFile(filename=o.client_name, document_id=o.document_id,
+                                            status=o.status, error=o.error) for o in outcomes])
+
+
+def _upload_office(access: Access, office: str | None) -> str:
+    """The office an office-limited key uploads to: the one it names, or its only one."""
+    if office is None and len(access.offices or ()) == 1:
+        return next(iter(access.offices or ()))
+    if office is None or not access.sees(office):
+        raise HTTPException(status.HTTP_403_FORBIDDEN,
+                            "this key may add documents only to its own offices; name one "
+                            "in the office field")
+    return office
+
+
+@router.delete("/{doc_id}", response_model=DeletedDocument,
+               responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}})
+def delete_document(
+    doc_id: Annotated[int, Path(ge=1, le=2**62)],
+    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    access: AdminAccess,
+) -> DeletedDocument:
+    """Remove a document from the database and every index, in one publish."""
+    document, _ = visible_document(kb, access, doc_id)
+    try:
+        with kb.writer() as writer:
+            for path in document.paths:
+                writer.delete(path)
+    except WriterBusyError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    uploads.remove_originals(kb, document.paths)
+    return DeletedDocument(id=doc_id, paths=document.paths)
 
 
 @router.get("/{doc_id}", response_model=DocumentDetail,
@@ -51,10 +142,17 @@ def list_documents(
 def get_document(
     doc_id: Annotated[int, Path(ge=1, le=2**62)],
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    access: ReadAccess,
 ) -> DocumentDetail:
+    document, chunks = visible_document(kb, access, doc_id)
+    return DocumentDetail(document=document, chunks=chunks, near_duplicates=[
+        d for d in kb.near_duplicates(doc_id) if access.sees(d.document.office)])
+
+
+def visible_document(kb: KnowledgeBase, access: Access, doc_id: int) -> tuple[Document,
+                                                                             list[Chunk]]:
+    """The document and its chunks; 404 when it does not exist or the key may not see it."""
     found = kb.document(doc_id)
-    if found is None:
+    if found is None or not access.sees(found[0].office):
         raise HTTPException(status_code=404, detail=f"no document with id {doc_id}")
-    document, chunks = found
-    return DocumentDetail(document=document, chunks=chunks,
-                          near_duplicates=kb.near_duplicates(doc_id))
+    return found

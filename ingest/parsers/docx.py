@@ -22,7 +22,8 @@ from lxml import etree
 
 from ingest.document import ParsedDocument, Provenance, Unit
 from ingest.parsers.common import one_line, render_table, require_units, tidy
-from ingest.parsers.office import core_metadata, open_package
+from ingest.parsers.limits import ParseLimits
+from ingest.parsers.office import check_package, core_metadata, open_package
 
 _HEADING_STYLES = ("Heading", "Title")
 # python-docx has no API for notes: (relationship, element, section label) to read them raw.
@@ -35,6 +36,11 @@ def parse(path: Path) -> ParsedDocument:
     return ParsedDocument(
         units=require_units(units), file_metadata=core_metadata(document.core_properties)
     )
+
+
+def check_limits(path: Path, limits: ParseLimits) -> None:
+    """Refuse a zip bomb posing as a DOCX before python-docx reads it."""
+    check_package(path, limits, "DOCX")
 
 
 def _body_units(document: DocxDocument) -> list[Unit]:

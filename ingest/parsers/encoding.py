@@ -30,10 +30,20 @@ def decode_bytes(data: bytes) -> str:
     return _decode(data).replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _decode(data: bytes) -> str:
+def bom_encoding(data: bytes) -> tuple[str, int] | None:
+    """The encoding a byte order mark at the start of ``data`` names, with the mark's
+    length; None without one."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return data[len(bom) :].decode(encoding, errors="replace")
+            return encoding, len(bom)
+    return None
+
+
+def _decode(data: bytes) -> str:
+    marked = bom_encoding(data)
+    if marked is not None:
+        encoding, start = marked
+        return data[start:].decode(encoding, errors="replace")
     # UTF-16 without a BOM is often valid UTF-8 (ASCII plus NUL bytes): leave it to the guess.
     if b"\x00" not in data:
         try:

@@ -18,7 +18,8 @@ from pptx.table import Table
 
 from ingest.document import ParsedDocument, Provenance, Unit
 from ingest.parsers.common import one_line, render_table, require_units, tidy
-from ingest.parsers.office import core_metadata, open_package
+from ingest.parsers.limits import ParseLimits
+from ingest.parsers.office import check_package, core_metadata, open_package
 
 # Fields Office fills in on every slide ("12/16/2016", "4"): they say nothing about it.
 _BOILERPLATE = frozenset({PP_PLACEHOLDER.DATE, PP_PLACEHOLDER.SLIDE_NUMBER})
@@ -35,6 +36,11 @@ def parse(path: Path) -> ParsedDocument:
     return ParsedDocument(
         units=require_units(units), file_metadata=core_metadata(presentation.core_properties)
     )
+
+
+def check_limits(path: Path, limits: ParseLimits) -> None:
+    """Refuse a zip bomb posing as a PPTX before python-pptx reads it."""
+    check_package(path, limits, "PPTX")
 
 
 def _slide_text(slide: Slide) -> tuple[str | None, str]:

@@ -1,0 +1,140 @@
+"""Who is asking, and what they may do and see: API keys, scopes and office visibility.
+
+Every route but ``/health`` (and the readiness probe) depends on one of
+``ReadAccess``, ``IngestAccess`` or ``AdminAccess``. A key travels as
+``Authorization: Bearer KEY`` or ``X-API-Key: KEY`` (the web page keeps it in a
+session cookie). No key, or a wrong or revoked one: 401; a key without the
+route's scope: 403. A key limited to offices sees nothing of the others: the
+routers narrow every query with ``Access.restrict`` and check every document
+with ``Access.sees``. ``open_read_on_loopback`` (a laptop demo) lets requests
+from this machine read without a key, and nothing else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from api.keys import KeyStore, Scope
+from search.records import Filters
+
+SESSION_COOKIE = "bridge_key"
+
+_bearer = HTTPBearer(auto_error=False, description="An API key from `bridge keys create`.")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False,
+                       description="The same key, in a header of its own.")
+
+
+@dataclass(frozen=True)
+class Access:
+    """A caller's rights: its scopes and the offices it may see (None: every office)."""
+
+    name: str
+    scopes: frozenset[Scope]
+    offices: frozenset[str] | None  # casefolded
+    anonymous: bool = False  # no key: read on loopback (open_read_on_loopback)
+
+    def sees(self, office: str | None) -> bool:
+        return self.offices is None or (office is not None and office.casefold() in self.offices)
+
+    def visible(self, offices: list[str]) -> list[str]:
+        """Those of ``offices`` this caller may see, in order."""
+        return [o for o in offices if self.sees(o)]
+
+    def restrict(self, filters: Filters) -> Filters | None:
+        """``filters`` narrowed to the visible offices; None when nothing visible can match."""
+        if self.offices is None:
+            return filters
+        offices = self.visible(filters.office) if filters.office else sorted(self.offices)
+        return filters.model_copy(update={"office": offices}) if offices else None
+
+
+def get_keys(request: Request) -> KeyStore:
+    return request.app.state.keys
+
+
+def _loopback(request: Request) -> bool:
+    try:
+        return request.client is not None and ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
+
+
+def authenticate(
+    request: Request,
+    keys: Annotated[KeyStore, Depends(get_keys)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header: Annotated[str | None, Depends(_header)],
+) -> Access:
+    """The caller's access, from its key; 401 without a valid one."""
+    secret = (bearer.credentials if bearer else None) or header or \
+        request.cookies.get(SESSION_COOKIE)
+    if not secret:
+        if request.app.state.settings.open_read_on_loopback and _loopback(request):
+            return Access("loopback (open_read_on_loopback)", frozenset({Scope.read}), None,
+                          anonymous=True)
+        raise _key_required()
+    return key_access(keys, secret)
+
+
+def key_access(keys: KeyStore, secret: str) -> Access:
+    """The access a key grants; 401 for an unknown or revoked one."""
+    key = keys.find(secret.strip())
+    if key is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key",
+                            headers={"WWW-Authenticate": "Bearer"})
+    offices = frozenset(o.casefold() for o in key.offices) if key.offices else None
+    return Access(key.name, frozenset(key.scopes), offices)
+
+
+def page_access(
+    request: Request,
+    keys: Annotated[KeyStore, Depends(get_keys)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header: Annotated[str | None, Depends(_header)],
+) -> Access:
+    """A web page's reader: as ``ReadAccess``, but a browser without a key is sent to the
+    sign-in page (303) instead of getting a 401 it cannot act on."""
+    try:
+        access = authenticate(request, keys, bearer, header)
+    except HTTPException as exc:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise HTTPException(status.HTTP_303_SEE_OTHER, "sign in with an API key",
+                            headers={"Location": f"/sign-in?{urlencode({'next': here})}"}
+                            ) from exc
+    if Scope.read not in access.scopes:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "this key lacks the 'read' scope")
+    return access
+
+
+def _key_required() -> HTTPException:
+    return HTTPException(status.HTTP_401_UNAUTHORIZED,
+                         "an API key is required: send 'Authorization: Bearer KEY' or "
+                         "'X-API-Key: KEY' (operators create keys with `bridge keys create`)",
+                         headers={"WWW-Authenticate": "Bearer"})
+
+
+def require(scope: Scope) -> Callable[[Access], Access]:
+    """A dependency: the caller's access, if it holds ``scope``; else 403 (401 without a key)."""
+
+    def dependency(access: Annotated[Access, Depends(authenticate)]) -> Access:
+        if scope not in access.scopes and access.anonymous:
+            raise _key_required()
+        if scope not in access.scopes:
+            raise HTTPException(status.HTTP_403_FORBIDDEN,
+                                f"this key lacks the '{scope}' scope this route needs")
+        return access
+
+    return dependency
+
+
+ReadAccess = Annotated[Access, Depends(require(Scope.read))]
+IngestAccess = Annotated[Access, Depends(require(Scope.ingest))]
+AdminAccess = Annotated[Access, Depends(require(Scope.admin))]
+PageAccess = Annotated[Access, Depends(page_access)]

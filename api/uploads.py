@@ -1,0 +1,105 @@
+"""Uploads: files from HTTP clients, kept under the data directory and ingested.
+
+The client's file name is used for two things only: its suffix (which parser)
+and the document's default title. It never reaches the file system: the
+original is stored as ``uploads/<random hex><suffix>``. Its content must match
+its name (``ingest.filetypes.sniff``: a PNG named .pdf is refused), and the
+parsers refuse zip bombs and absurd page counts before reading them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, BinaryIO
+
+from ingest.filetypes import UnsupportedType, sniff
+
+from ingest.parsers import SUPPORTED_SUFFIXES
+from ingest.pipeline import Ingestor, Root
+from search.knowledge_base import KnowledgeBase
+
+UPLOADS = "uploads"
+
+
+@dataclass(frozen=True)
+class Received:
+    """One uploaded file: the name the client gave, and where its bytes now are."""
+
+    client_name: str
+    stored: Path
+
+
+@dataclass(frozen=True)
+class Outcome:
+    client_name: str
+    document_id: int | None
+    status: str  # added, duplicate or failed
+    error: str | None = None
+
+
+def client_name(raw: str | None) -> str:
+    """The last component of a client's file name, for display only."""
+    name = PurePosixPath((raw or "").replace("\\", "/")).name.strip()
+    return name[:200] or "upload"
+
+
+def uploads_dir(kb: KnowledgeBase) -> Path:
+    folder = kb.settings.data_dir / UPLOADS
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def receive(kb: KnowledgeBase, raw_name: str | None, content: BinaryIO) -> Received:
+    """Store one file under a generated name; ``UnsupportedType`` when it is not one we read."""
+    name = client_name(raw_name)
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnsupportedType(f"{name}: unsupported file type {suffix or '(no suffix)'}; "
+                              f"send one of {', '.join(sorted(SUPPORTED_SUFFIXES))}")
+    stored = uploads_dir(kb) / f"{uuid.uuid4().hex}{suffix}"
+    with stored.open("wb") as out:
+        shutil.copyfileobj(content, out, length=1 << 20)
+    try:
+        sniff(stored, name)
+    except UnsupportedType:
+        stored.unlink(missing_ok=True)
+        raise
+    return Received(name, stored)
+
+
+def ingest(kb: KnowledgeBase, files: list[Received], metadata: dict[str, Any]) -> list[Outcome]:
+    """Ingest the stored files in one run; a file that fails is removed again."""
+    roots = [Root(path=f.stored, source=UPLOADS, defaults={"title": PurePosixPath(
+        f.client_name).stem or f.client_name}) for f in files]
+    report = Ingestor(kb, metadata).run(roots, kind="upload", trigger="api")
+    failed = {str(Path(f.path).resolve()): f.reason for f in report.failed}
+    duplicates = set(report.duplicates)
+    outcomes = []
+    for f in files:
+        path = str(f.stored.resolve())
+        if path in failed:
+            f.stored.unlink(missing_ok=True)
+            outcomes.append(Outcome(f.client_name, None, "failed", failed[path]))
+            continue
+        known = kb.store.known_paths(path).get(path)
+        outcomes.append(Outcome(f.client_name, known.document_id if known else None,
+                                "duplicate" if path in duplicates else "added"))
+    return outcomes
+
+
+def discard(files: Iterable[Received]) -> None:
+    for f in files:
+        f.stored.unlink(missing_ok=True)
+
+
+def remove_originals(kb: KnowledgeBase, paths: Iterable[str]) -> None:
+    """Delete the stored originals of uploaded files among ``paths`` (never anything else)."""
+    folder = uploads_dir(kb).resolve()
+    for path in paths:
+        candidate = Path(path)
+        if candidate.parent.resolve() == folder:
+            candidate.unlink(missing_ok=True)
