@@ -17,7 +17,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from ingest.filetypes import UnsupportedType, sniff
-
 from ingest.parsers import SUPPORTED_SUFFIXES
 from ingest.pipeline import Ingestor, Root
 from search.knowledge_base import KnowledgeBase
