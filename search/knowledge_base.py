@@ -220,10 +220,13 @@ class Writer:
         if changes.added_ids:
             added = np.concatenate(changes.added_vectors)
             centroids.add(changes.added_languages, added)
-        if centroids.drifted(kb.settings.recenter_tolerance):
+        # an exact index that outgrows its limit is rebuilt approximate, from every vector
+        outgrown = index.exact and len(index) + len(changes.added_ids) > \
+            kb.settings.index_exact_limit
+        if centroids.drifted(kb.settings.recenter_tolerance) or outgrown:
             centroids.apply_current()
             stored = store.all_vectors(db, kb.encoder.model_id, kb.encoder.dimension)
-            index = kb.new_index()
+            index = kb.new_index(len(stored.ids))
             index.add(stored.ids, centroids.center(stored.vectors, stored.languages))
         elif changes.added_ids:
             index.add(np.array(changes.added_ids, np.int64),
@@ -328,8 +331,11 @@ class KnowledgeBase:
     def _generation_path(self, generation: int) -> Path:
         return self.settings.index_dir / f"vectors-{generation:06d}.{self.settings.index_backend}"
 
-    def new_index(self) -> VectorIndex:
-        return self._index_class(self.encoder.dimension)
+    def new_index(self, expected: int = 0) -> VectorIndex:
+        """An empty index for about ``expected`` vectors (exact while that is small)."""
+        return self._index_class.for_size(self.encoder.dimension, expected,
+                                          self.settings.index_exact_limit,
+                                          self.settings.ivf_nprobe)
 
     def load_generation(self, db: sqlite3.Connection) -> Generation:
         """A private copy of the published generation (an empty one at number 0)."""
@@ -532,6 +538,7 @@ class KnowledgeBase:
             "dimension": self.encoder.dimension,
             "generation": generation.number,
             "vectors": len(generation.index),
+            "index": generation.index.kind,
             "languages": {k or "?": v for k, v in generation.centroids.counts.items() if v},
             "data_dir": str(self.settings.data_dir),
             **self.store.counts(),

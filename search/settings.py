@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         description="Embedding model: a built-in name, a local folder or a hub id.",
     )
     index_backend: str = Field("faiss", description="Vector index backend (see search.index).")
+    index_exact_limit: int = Field(
+        200_000, ge=1, description="Vectors up to which the index is exact; past it the next "
+        "publish rebuilds it approximate (IVF-SQ8; see search.index.faiss_index).")
+    ivf_nprobe: int = Field(32, ge=1, le=4096,
+                            description="Inverted lists an approximate index scans per query.")
     language_centering: float = Field(
         1.0, ge=0, le=1, description="How much of each language's centroid to remove "
         "from vectors (0 = off); see search.centering.")

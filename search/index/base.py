@@ -14,6 +14,24 @@ class VectorIndex(ABC):
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension
 
+    @classmethod
+    def for_size(cls, dimension: int, expected: int, exact_limit: int,
+                 nprobe: int) -> VectorIndex:
+        """An empty index suited to about ``expected`` vectors: exact up to ``exact_limit``,
+        approximate beyond where the backend has such a kind."""
+        return cls(dimension)
+
+    @property
+    def exact(self) -> bool:
+        """Whether searches are exact (an approximate index is rebuilt, not grown, when the
+        corpus changes size class)."""
+        return True
+
+    @property
+    def kind(self) -> str:
+        """The index type, for status pages and generation records."""
+        return "exact"
+
     @abstractmethod
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add ``vectors`` (n, d float32) under ``ids`` (n int64)."""
