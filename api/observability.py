@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
@@ -66,7 +65,7 @@ def install_observability(app: FastAPI, settings: Settings,
     """
     registry = CollectorRegistry()
     registry.register(KnowledgeBaseCollector(app))
-    instrumentator = Instrumentator(registry=registry, body_handlers=[f"^{SEARCH_ROUTE}$"])
+    instrumentator = Instrumentator(registry=registry)
     instrumentator.add(default(registry=registry, latency_lowr_buckets=ROUTE_BUCKETS),
                        search_latency(registry))
     instrumentator.instrument(app).expose(app, include_in_schema=False,
@@ -78,9 +77,8 @@ def install_observability(app: FastAPI, settings: Settings,
 def search_latency(registry: CollectorRegistry) -> Callable[[Info], None]:
     """An instrumentation observing each successful ``POST /search``'s duration by mode.
 
-    The mode is the one the response names (the request may leave it to the server's
-    default), so the search router needs no hook; the instrumentator keeps the body of
-    ``/search`` responses only (``body_handlers``) for this.
+    The mode is the one the search router resolved (the request may leave it to the
+    server's default) and left on the request's state.
     """
     histogram = Histogram("bridge_search_duration_seconds",
                           "Duration of successful POST /search requests, by search mode.",
@@ -89,21 +87,11 @@ def search_latency(registry: CollectorRegistry) -> Callable[[Info], None]:
         histogram.labels(mode.value)
 
     def observe(info: Info) -> None:
-        if info.modified_handler != SEARCH_ROUTE or info.modified_status != "2xx":
-            return
-        mode = response_mode(info.response.body if info.response is not None else b"")
-        if mode is not None:
+        mode = getattr(info.request.state, "search_mode", None)
+        if info.modified_handler == SEARCH_ROUTE and info.modified_status == "2xx" and mode:
             histogram.labels(mode).observe(info.modified_duration)
 
     return observe
-
-
-def response_mode(body: bytes) -> str | None:
-    """The ``mode`` of a search response body; None when it names no known mode."""
-    try:
-        return SearchMode(json.loads(body)["mode"]).value
-    except (ValueError, KeyError, TypeError):  # not JSON, not an object, no or another mode
-        return None
 
 
 class KnowledgeBaseCollector:

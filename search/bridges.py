@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -70,7 +71,6 @@ class _Source:
     record: BridgeSource
     passages: list[Passage]
     vectors: np.ndarray  # centred, one per passage
-    document_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,11 @@ class _OfficeCache:
     generation: int
     offices: dict[str, np.ndarray]
     neighbourhood: dict[int, float] = field(default_factory=dict)
+
+    @cached_property
+    def office_of(self) -> dict[int, str]:
+        """Chunk id -> its office."""
+        return {int(i): office for office, ids in self.offices.items() for i in ids}
 
 
 class Bridger:
@@ -159,8 +164,7 @@ class Bridger:
                               language=document.language, document=_summary(document),
                               chunk_id=chunk_id)
         return _Source(record, [_passage(by_id[int(i)]) for i in stored.ids],
-                       generation.centroids.center(stored.vectors, stored.languages),
-                       document.id)
+                       generation.centroids.center(stored.vectors, stored.languages))
 
     def _substantial(self, chunk: Chunk, document: Document) -> bool:
         """Whether a chunk can hold a finding: not a greeting or heading among longer parts.
@@ -199,29 +203,25 @@ class Bridger:
         """Source-target chunk pairs, best margin first."""
         margin_k = self.settings.bridge_margin_k
         depth = max(self.settings.bridge_candidates, margin_k)
+        # the source's own chunks are never among them: ``allowed`` holds other offices' only
         scores, ids = generation.index.search(source.vectors, depth, allowed)
-        own = self._own_chunks(source, cache)
-        candidates = [(float(s), i, int(t)) for i in range(len(ids))
-                      for s, t in zip(scores[i], ids[i], strict=True) if t >= 0 and t not in own]
-        candidates.sort(reverse=True)
+        candidates = sorted(((float(s), i, int(t)) for i in range(len(ids))
+                             for s, t in zip(scores[i], ids[i], strict=True) if t >= 0),
+                            reverse=True)
         keep = max(_MIN_SCORED, query.k * query.passages * 4)
         scored: list[tuple[float, int, int]] = []
+        targets: set[int] = set()
         for candidate in candidates:
             scored.append(candidate)
-            if len({t for _, _, t in scored}) >= keep:
+            targets.add(candidate[2])
+            if len(targets) >= keep:
                 break
         source_hood = np.where(scores >= -1, scores, np.nan)[:, :margin_k]
         source_mean = np.nan_to_num(np.nanmean(source_hood, axis=1), nan=1.0)
-        target_mean = self._neighbourhood(generation, cache, sorted({t for _, _, t in scored}))
+        target_mean = self._neighbourhood(generation, cache, sorted(targets))
         pairs = [_Pair(i, t, s, s / ((source_mean[i] + target_mean.get(t, s)) / 2))
                  for s, i, t in scored]
         return sorted(pairs, key=lambda p: (-p.score, p.target))
-
-    def _own_chunks(self, source: _Source, cache: _OfficeCache) -> set[int]:
-        """The source document's own chunks, which never bridge to it."""
-        return {p.chunk_id for p in source.passages if p.chunk_id is not None} | (
-            set(self.store.document_chunk_ids(source.document_id))
-            if source.document_id is not None else set())
 
     def _neighbourhood(self, generation: Generation, cache: _OfficeCache,
                        chunk_ids: list[int]) -> dict[int, float]:
@@ -232,10 +232,9 @@ class Bridger:
                 stored = self.store.chunk_vectors(db, missing, self.encoder.model_id,
                                                   self.encoder.dimension)
             vectors = generation.centroids.center(stored.vectors, stored.languages)
-            office_of = {int(i): o for o, ids in cache.offices.items() for i in ids}
             by_office: dict[str | None, list[int]] = {}
             for row, chunk_id in enumerate(stored.ids):
-                by_office.setdefault(office_of.get(int(chunk_id)), []).append(row)
+                by_office.setdefault(cache.office_of.get(int(chunk_id)), []).append(row)
             for office, rows in by_office.items():
                 others = [ids for o, ids in cache.offices.items() if o != office]
                 if not others:

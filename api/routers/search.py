@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from api.auth import ReadAccess
 from api.deps import get_kb
@@ -17,10 +17,11 @@ router = APIRouter(tags=["search"])
 
 @router.post("/search", response_model=SearchResponse)
 def search(request: SearchRequest, kb: Annotated[KnowledgeBase, Depends(get_kb)],
-           access: ReadAccess) -> SearchResponse:
+           access: ReadAccess, http: Request) -> SearchResponse:
     """Chunks (or documents) closest in meaning to the query, in any language."""
     started = time.perf_counter()
     mode = request.mode or kb.settings.search_mode
+    http.state.search_mode = mode.value  # for the search-latency metric (api.observability)
     response = SearchResponse(query=request.query, mode=mode, k=request.k, offset=request.offset,
                               took_ms=0)
     filters = access.restrict(request.filters)  # None: only offices this key may not see
