@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -49,6 +50,14 @@ class Settings(BaseSettings):
         "publish rebuilds it approximate (IVF-SQ8; see search.index.faiss_index).")
     ivf_nprobe: int = Field(32, ge=1, le=4096,
                             description="Inverted lists an approximate index scans per query.")
+    milvus_uri: str | None = Field(
+        None, description="Milvus to hold the vectors when index_backend is 'milvus': a server "
+        "URI (http://host:19530) or a Milvus Lite file (default: milvus.db in data_dir).")
+    milvus_token: str | None = Field(None, description="Milvus credentials (user:password or "
+                                     "an API key); None for Milvus Lite.")
+    milvus_collection_prefix: str = Field(
+        "bridge", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Names this data "
+        "directory's Milvus collections (one per index generation) and its live alias.")
     language_centering: float = Field(
         1.0, ge=0, le=1, description="How much of each language's centroid to remove "
         "from vectors (0 = off); see search.centering.")
@@ -56,7 +65,18 @@ class Settings(BaseSettings):
                                     "language's centroid towards the global mean.")
     recenter_tolerance: float = Field(0.02, gt=0, description="Centroid drift (L2) that "
                                       "triggers re-centring the whole index.")
+    encoder_precision: Literal["float32", "int8"] = Field(
+        "float32", description="Opt-in fast mode: 'int8' quantises the encoder (faster on a "
+        "CPU, slightly less accurate; README \"Fast mode\"). An index remembers its precision.")
     embed_batch_size: int = Field(32, ge=1, le=1024)
+    ingest_engine: Literal["local", "ray"] = Field(
+        "local", description="Who parses, chunks and embeds: this machine ('local') or a Ray "
+        "cluster ('ray'); both publish the same kind of generation.")
+    ray_address: str | None = Field(
+        None, description="Ray cluster to join for the 'ray' engine (None: start a local one).")
+    ingest_workers: int | None = Field(
+        None, ge=0, le=256, description="Processes that parse and chunk while the encoder "
+        "embeds (default: one per spare core, at least 1; 0 parses in the encoding process).")
     torch_threads: int | None = Field(
         None, ge=1, le=256, description="Torch CPU threads of this process (default: torch's "
         "choice). 1 keeps query latency steady on a small, busy machine.")
