@@ -30,7 +30,8 @@ def open_knowledge_base(settings: Settings) -> KnowledgeBase:
         import torch
 
         torch.set_num_threads(settings.torch_threads)
-    encoder = load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size)
+    encoder = load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size,
+                           settings.encoder_precision)
     return KnowledgeBase(settings, encoder)
 
 

@@ -49,14 +49,24 @@ def ingest(
     force: Annotated[bool, typer.Option(help="Re-ingest files whose content is unchanged.")]
     = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    engine: Annotated[str | None, typer.Option(
+        help="local (this machine) or ray (a Ray cluster). Default: BRIDGE_INGEST_ENGINE.")]
+    = None,
+    ray_address: Annotated[str | None, typer.Option(
+        help="The Ray cluster to join (ray://host:10001, or auto). Default: a local Ray.")]
+    = None,
 ) -> None:
     """Ingest files and folders (PDF, PPTX, DOCX, Markdown, text, VTT, SRT)."""
     from ingest.pipeline import Ingestor
 
+    if engine not in (None, "local", "ray"):
+        typer.secho(f"error: --engine must be local or ray, not {engine!r}", fg="red", err=True)
+        raise typer.Exit(2)
     kb = _kb()
     overrides = {"office": office, "region": region, "team": team, "doc_type": doc_type,
                  "language": language}
-    _run_and_report(lambda progress: Ingestor(kb, overrides, force=force).run(
+    _run_and_report(lambda progress: Ingestor(
+        kb, overrides, force=force, engine=engine, ray_address=ray_address).run(
         paths, progress=progress), as_json)
 
 

@@ -49,8 +49,8 @@ SCRATCH_FILES, SCRATCH_IDS, SCRATCH_DATA = "files", "ids.json", "data"
 
 # Settings that change what ends up in the index; a scratch knowledge base built under
 # other values would silently measure stale chunks or vectors, so they key the folder.
-_INDEX_SHAPING = ("model", "index_backend", "chunk_tokens", "chunk_overlap_tokens",
-                  "language_centering", "centroid_shrinkage", "languages")
+_INDEX_SHAPING = ("model", "encoder_precision", "index_backend", "chunk_tokens",
+                  "chunk_overlap_tokens", "language_centering", "centroid_shrinkage", "languages")
 
 
 class DatasetError(ValueError):

@@ -19,7 +19,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from ingest.pipeline import Ingestor, Root
+from ingest.discovery import Root
+from ingest.pipeline import Ingestor
 from ingest.sources import SourcesError, load_sources
 from search.knowledge_base import KnowledgeBase, WriterBusyError
 from search.records import RunReport

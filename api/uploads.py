@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
+from ingest.discovery import Root
 from ingest.filetypes import UnsupportedType, sniff
 from ingest.parsers import SUPPORTED_SUFFIXES
-from ingest.pipeline import Ingestor, Root
+from ingest.pipeline import Ingestor
 from search.knowledge_base import KnowledgeBase
 
 UPLOADS = "uploads"

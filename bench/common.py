@@ -18,14 +18,17 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 
 
-def scratch_knowledge_base(data_dir: Path | None = None) -> KnowledgeBase:
-    """A knowledge base on ``data_dir`` (a new temporary folder when None)."""
-    settings = Settings(data_dir=data_dir or Path(tempfile.mkdtemp(prefix="bridge-bench-")))
+def scratch_knowledge_base(data_dir: Path | None = None, **overrides: Any) -> KnowledgeBase:
+    """A knowledge base on ``data_dir`` (a new temporary folder when None), with settings
+    ``overrides``."""
+    settings = Settings(data_dir=data_dir or Path(tempfile.mkdtemp(prefix="bridge-bench-")),
+                        **overrides)
     return KnowledgeBase(settings, encoder(settings))
 
 
 def encoder(settings: Settings) -> Encoder:
-    return load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size)
+    return load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size,
+                        settings.encoder_precision)
 
 
 def percentile(values: list[float], q: float) -> float:

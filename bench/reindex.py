@@ -48,7 +48,7 @@ import yaml
 from api.reindex import reindex
 from api.schemas import SearchResponse
 from bench.common import REPO, emit, index_counts, percentile, scratch_knowledge_base
-from ingest.pipeline import Root
+from ingest.discovery import Root
 from ingest.sources import load_sources
 from search.knowledge_base import KnowledgeBase
 from search.records import RunReport

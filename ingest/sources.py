@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ingest.pipeline import Root
+from ingest.discovery import Root
 from search.records import DocType
 
 

@@ -31,6 +31,7 @@ from search.bridge_map import MapBuilder, MapChunks
 from search.bridges import BridgeQuery, Bridger
 from search.centering import LanguageCentroids
 from search.embedding import Encoder
+from search.embedding.models import settings_for_model_id
 from search.index import VectorIndex, index_class
 from search.records import (
     BridgeMap,
@@ -173,6 +174,7 @@ class Writer:
             if published.number != live.number:
                 self._find_twins(db, published, changes)
         self._puts, self._links, self._deletes = {}, [], []
+        kb.announce_generation(published.number)
         kb.prune_generations(published.number)
         return published.number
 
@@ -297,7 +299,7 @@ class KnowledgeBase:
         self.settings = settings
         self.encoder = encoder
         self.store = Store(settings.db_path)
-        self._index_class = index_class(settings.index_backend)
+        self._index_class = index_class(settings)
         self.twin_rules = duplicates.TwinRules(settings.duplicate_similarity,
                                                settings.duplicate_coverage)
         settings.index_dir.mkdir(parents=True, exist_ok=True)
@@ -323,8 +325,8 @@ class KnowledgeBase:
                 f"the index in {self.settings.data_dir} was built with model {model_id!r} "
                 f"(dimension {dimension}), but the configured model is "
                 f"{self.encoder.model_id!r} (dimension {self.encoder.dimension}). "
-                f"Set BRIDGE_MODEL={model_id} to use this index, or choose another "
-                "BRIDGE_DATA_DIR to build a new one."
+                f"Set {settings_for_model_id(model_id)} to use this index, or choose "
+                "another BRIDGE_DATA_DIR to build a new one."
             )
 
     # --- generations ------------------------------------------------------------
@@ -361,14 +363,28 @@ class KnowledgeBase:
         finally:
             os.close(folder)
 
+    def announce_generation(self, live: int) -> None:
+        """Point what lies outside the database (a Milvus alias) at the published generation.
+
+        Called after the database names it, on every publish: a crash in between
+        leaves the alias one generation behind until the next publish.
+        """
+        if live:
+            self._index_class.publish(self._generation_path(live))
+
     def prune_generations(self, live: int) -> None:
+        """Keep the live generation and those a slow reader may hold; retire the rest,
+        with the orphans of a crashed publish (newer than live, or half written)."""
+        kept: list[Path] = []
+        dropped: list[Path] = []
         for path in self.settings.index_dir.glob("vectors-*"):
             try:
                 generation = int(path.name.split("-")[1].split(".")[0])
             except ValueError:
                 continue
-            if generation > live or generation <= live - self.settings.generations_kept:
-                path.unlink(missing_ok=True)
+            recent = live - self.settings.generations_kept < generation <= live
+            (kept if recent and path.suffix != ".tmp" else dropped).append(path)
+        self._index_class.retire(dropped, kept)
 
     def generation(self) -> Generation:
         """The published generation, reloaded when a writer has published a newer one.

@@ -37,7 +37,8 @@ def settings_for(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
     settings = Settings()
-    return load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size)
+    return load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size,
+                        settings.encoder_precision)
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from api.reindex import add_reindex_job, parse_every, reindex, schedule_trigger
-from ingest.pipeline import Ingestor, Root
+from ingest.discovery import Root
+from ingest.pipeline import Ingestor
 from ingest.sources import SourcesError, load_sources
 from search.knowledge_base import KnowledgeBase, WriterBusyError
 

@@ -1,4 +1,5 @@
-"""Where a model name points: built-in offline models first, then any path or hub id.
+"""Where a model name points: built-in offline models first, then any path or hub id;
+and the id an index records for a model at a precision.
 
 Built-ins ship inside PyPI packages, so the service works on machines that
 never reach a model hub:
@@ -13,9 +14,14 @@ from __future__ import annotations
 import fcntl
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal, get_args
 
 E5_SMALL = "multilingual-e5-small"
 MINILM = "all-MiniLM-L6-v2"
+
+Precision = Literal["float32", "int8"]
+"""The encoder's arithmetic: ``int8`` is the opt-in fast mode (see ``Encoder``)."""
+FULL_PRECISION: Precision = "float32"
 
 
 def _e5_small(cache_dir: Path) -> Path:
@@ -56,6 +62,25 @@ def canonical_model_id(name: str) -> str:
         return short
     path = Path(name).expanduser()
     return str(path.resolve()) if path.exists() else name
+
+
+def model_id(name: str, precision: Precision = FULL_PRECISION) -> str:
+    """The id an index records: the canonical id, plus ``+int8`` for a quantised encoder.
+
+    Quantised vectors lie close to, but not on, the full-precision ones, so an index (and the
+    embedding cache) must never mix the two: a different id makes the knowledge base refuse
+    the other precision instead of silently searching a blend.
+    """
+    canonical = canonical_model_id(name)
+    return canonical if precision == FULL_PRECISION else f"{canonical}+{precision}"
+
+
+def settings_for_model_id(recorded: str) -> str:
+    """The ``BRIDGE_*`` settings that load the encoder an index recorded as ``recorded``."""
+    name, plus, suffix = recorded.rpartition("+")
+    if not (plus and suffix in get_args(Precision)):
+        name, suffix = recorded, FULL_PRECISION
+    return f"BRIDGE_MODEL={name} and BRIDGE_ENCODER_PRECISION={suffix}"
 
 
 def resolve_model(name: str, cache_dir: Path) -> str:

@@ -63,6 +63,17 @@ class VectorIndex(ABC):
     def load(cls, path: Path) -> VectorIndex:
         """Read an index written by :meth:`save`."""
 
+    @classmethod  # noqa: B027 - a hook that a file backend leaves empty
+    def publish(cls, path: Path) -> None:
+        """Announce the generation saved at ``path`` as the live one, once the database names
+        it. A file needs nothing more: readers find it through the database."""
+
+    @classmethod
+    def retire(cls, dropped: list[Path], kept: list[Path]) -> None:
+        """Delete the generations saved at ``dropped``; those at ``kept`` stay readable."""
+        for path in dropped:
+            path.unlink(missing_ok=True)
+
     @abstractmethod
     def __len__(self) -> int:
         """Number of stored vectors."""

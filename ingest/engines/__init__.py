@@ -1,0 +1,28 @@
+"""Ingest engines, chosen by name from settings: ``local`` (this machine) or ``ray``."""
+
+from __future__ import annotations
+
+from ingest.engines.base import EmbeddedFile, IngestEngine
+from ingest.engines.local import LocalEngine, default_workers
+from ingest.preparing import PrepareSpec
+from search.knowledge_base import KnowledgeBase
+
+GROUP_BATCHES = 16  # encoder batches per embedding group: large groups pad little
+
+
+def engine_for(kb: KnowledgeBase, spec: PrepareSpec, name: str | None = None,
+               ray_address: str | None = None) -> IngestEngine:
+    """The engine ``name`` names (default: ``settings.ingest_engine``), configured from the
+    settings; ``ray_address`` overrides ``settings.ray_address``."""
+    settings = kb.settings
+    if (name or settings.ingest_engine) == "ray":
+        from ingest.engines.ray_engine import RayEngine
+
+        return RayEngine(kb, spec, ray_address or settings.ray_address)
+    if (name or "local") != "local":
+        raise ValueError(f"unknown ingest engine {name!r}; known: local, ray")
+    workers = default_workers() if settings.ingest_workers is None else settings.ingest_workers
+    return LocalEngine(kb, spec, workers, settings.embed_batch_size * GROUP_BATCHES)
+
+
+__all__ = ["EmbeddedFile", "IngestEngine", "LocalEngine", "engine_for"]
