@@ -56,7 +56,8 @@ log = logging.getLogger(__name__)
 
 
 class ModelMismatchError(RuntimeError):
-    """The index was built with another model than the one configured."""
+    """The index was built with another model (or precision, or index backend) than the
+    one configured: refused, never silently mixed."""
 
 
 class WriterBusyError(RuntimeError):
@@ -304,6 +305,7 @@ class KnowledgeBase:
                                                settings.duplicate_coverage)
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         self._check_model()
+        self._check_backend()
         self._loaded: Generation | None = None
         self._load_lock = threading.Lock()
         self.retriever = Retriever(settings, self.store, self.generation, encoder)
@@ -328,6 +330,21 @@ class KnowledgeBase:
                 f"Set {settings_for_model_id(model_id)} to use this index, or choose "
                 "another BRIDGE_DATA_DIR to build a new one."
             )
+
+    def _check_backend(self) -> None:
+        """The published generation must be one the configured backend can read."""
+        with self.store.connect() as db:
+            number = int(self.store.get_meta(db, "generation") or 0)
+        if not number or self._generation_path(number).exists():
+            return
+        for path in self.settings.index_dir.glob(f"vectors-{number:06d}.*"):
+            if path.suffix != ".tmp":
+                raise ModelMismatchError(
+                    f"the index in {self.settings.data_dir} is held by the "
+                    f"{path.suffix[1:]!r} backend, but the configured backend is "
+                    f"{self.settings.index_backend!r}. Set BRIDGE_INDEX_BACKEND="
+                    f"{path.suffix[1:]} to use this index, or choose another BRIDGE_DATA_DIR "
+                    "to build a new one.")
 
     # --- generations ------------------------------------------------------------
     def _generation_path(self, generation: int) -> Path:

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
         None, description="Ray cluster to join for the 'ray' engine (None: start a local one).")
     ingest_workers: int | None = Field(
         None, ge=0, le=256, description="Processes that parse and chunk while the encoder "
-        "embeds (default: one per spare core, at least 1; 0 parses in the encoding process).")
+        "embeds (default: one per spare core, 1 to 4; 0 parses in the encoding process).")
     torch_threads: int | None = Field(
         None, ge=1, le=256, description="Torch CPU threads of this process (default: torch's "
         "choice). 1 keeps query latency steady on a small, busy machine.")

@@ -17,7 +17,7 @@ from pymilvus import MilvusClient
 
 from search.embedding import Encoder
 from search.index import FaissIndex, VectorIndex, index_class
-from search.knowledge_base import KnowledgeBase
+from search.knowledge_base import KnowledgeBase, ModelMismatchError
 from search.records import DocumentMeta, Filters, NewChunk
 from search.settings import Settings
 
@@ -152,3 +152,6 @@ def test_a_knowledge_base_on_milvus_publishes_generations_through_an_alias(
     assert reopened.status()["generation"] == 3 and reopened.status()["vectors"] == 6
     assert [h.chunk_id for h in reopened.search("diabetes coaching", k=3, mode="dense")] == \
         [h.chunk_id for h in kb.search("diabetes coaching", k=3, mode="dense")]
+    # the same data directory under the FAISS backend is refused, with the setting to use
+    with pytest.raises(ModelMismatchError, match="BRIDGE_INDEX_BACKEND=milvus"):
+        KnowledgeBase(settings.model_copy(update={"index_backend": "faiss"}), encoder)

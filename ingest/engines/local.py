@@ -31,10 +31,13 @@ from search.store import text_hash
 POOL_MIN_JOBS = 16  # fewer files than this: a pool's start-up costs more than it hides
 FILES_AHEAD_PER_WORKER = 8  # how far the pool may run ahead of the encoder
 WORKER_NICENESS = 10  # parsing yields the CPU to the encoder's threads
+MAX_DEFAULT_WORKERS = 4
 
 def default_workers() -> int:
-    """One preparing process per core the encoder's threads leave, and at least one."""
-    return max(1, (os.cpu_count() or 1) - 1)
+    """One preparing process per core the encoder's threads leave, at least one and at most
+    ``MAX_DEFAULT_WORKERS``: preparing takes a small share of the encoder's CPU time, and
+    each process holds its own language models (about 1 GB)."""
+    return max(1, min(MAX_DEFAULT_WORKERS, (os.cpu_count() or 1) - 1))
 
 
 class LocalEngine(IngestEngine):
