@@ -7,7 +7,7 @@ from ingest.engines.local import LocalEngine, default_workers
 from ingest.preparing import PrepareSpec
 from search.knowledge_base import KnowledgeBase
 
-GROUP_BATCHES = 16  # encoder batches per embedding group: large groups pad little
+GROUP_BATCHES = 16  # most encoder batches in one embedding group: large groups pad little
 
 
 def engine_for(kb: KnowledgeBase, spec: PrepareSpec, name: str | None = None,
@@ -22,7 +22,8 @@ def engine_for(kb: KnowledgeBase, spec: PrepareSpec, name: str | None = None,
     if (name or "local") != "local":
         raise ValueError(f"unknown ingest engine {name!r}; known: local, ray")
     workers = default_workers() if settings.ingest_workers is None else settings.ingest_workers
-    return LocalEngine(kb, spec, workers, settings.embed_batch_size * GROUP_BATCHES)
+    return LocalEngine(kb, spec, workers, settings.embed_batch_size,
+                       settings.embed_batch_size * GROUP_BATCHES)
 
 
 __all__ = ["EmbeddedFile", "IngestEngine", "LocalEngine", "engine_for"]

@@ -5,8 +5,9 @@ On one machine the encoder is the wall, so everything else hides behind it:
 * parsing, metadata, language detection and chunking run in a pool of worker
   processes, a bounded window of files ahead of the encoder, at a lower CPU
   priority (``nice``) so that they take what the encoder's threads leave idle;
-* chunks are embedded in large groups: sentence-transformers sorts each call's
-  texts by length, so a large group pads little (batches by token length);
+* chunks are embedded in groups as large as the pace allows (one batch at least, 16
+  at most): sentence-transformers sorts each call's texts by token length, so a
+  large group pads little, and the encoder starts as soon as it has one batch;
 * vectors come from the embedding cache when a text was embedded before, and the
   model is loaded once, in this process.
 
@@ -40,53 +41,101 @@ def default_workers() -> int:
     return max(1, min(MAX_DEFAULT_WORKERS, (os.cpu_count() or 1) - 1))
 
 
-class LocalEngine(IngestEngine):
-    """Prepares in ``workers`` processes (0: in this one) and embeds groups of about
-    ``group_chunks`` chunks in this process."""
+class _InProcess:
+    """Jobs prepared here, one at a time, when asked: always ready, never ahead."""
 
-    def __init__(self, kb: KnowledgeBase, spec: PrepareSpec, workers: int,
-                 group_chunks: int) -> None:
-        super().__init__(kb)
-        self.spec = spec
-        self.workers = workers
-        self.group_chunks = group_chunks
+    def __init__(self, preparer: preparing.Preparer, jobs: list[PrepareJob]) -> None:
+        self._preparer = preparer
+        self._jobs = deque(jobs)
 
-    def run(self, jobs: list[PrepareJob]) -> Iterator[EmbeddedFile | Failed]:
-        group: list[Prepared] = []
-        for outcome in self._prepared(jobs):
-            if isinstance(outcome, Failed):
-                yield outcome
-                continue
-            group.append(outcome)
-            if sum(len(p.chunks) for p in group) >= self.group_chunks:
-                yield from self._embed(group)
-                group = []
-        yield from self._embed(group)
+    def __bool__(self) -> bool:
+        return bool(self._jobs)
 
-    def _prepared(self, jobs: list[PrepareJob]) -> Iterator[Prepared | Failed]:
-        """Outcomes in the jobs' order, from the pool when it pays off."""
-        if self.workers == 0 or len(jobs) < POOL_MIN_JOBS:
-            preparer = self.spec.preparer(self.kb.encoder.count_tokens)
-            yield from map(preparer.run, jobs)
-            return
+    def ready(self) -> bool:
+        return True
+
+    def take(self) -> Prepared | Failed:
+        return self._preparer.run(self._jobs.popleft())
+
+    def close(self) -> None:
+        self._jobs.clear()
+
+
+class _Ahead:
+    """Jobs prepared by a pool of worker processes, a bounded window ahead of the encoder,
+    handed back in the jobs' order."""
+
+    def __init__(self, spec: PrepareSpec, workers: int, jobs: list[PrepareJob]) -> None:
         # forkserver: a worker never inherits the encoder's threads; it forks from a server
         # that has imported the preparing code once, so workers start quickly
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([preparing.__name__])
-        pool = ProcessPoolExecutor(self.workers, context, initializer=preparing.start_worker,
-                                   initargs=(self.spec, WORKER_NICENESS))
+        self._pool = ProcessPoolExecutor(workers, context, initializer=preparing.start_worker,
+                                         initargs=(spec, WORKER_NICENESS))
+        self._remaining = iter(jobs)
+        self._window: deque[Future[Prepared | Failed]] = deque()
+        self._submit(workers * FILES_AHEAD_PER_WORKER)
+
+    def _submit(self, count: int) -> None:
+        for job in islice(self._remaining, count):
+            self._window.append(self._pool.submit(preparing.prepare_in_worker, job))
+
+    def __bool__(self) -> bool:
+        return bool(self._window)
+
+    def ready(self) -> bool:
+        """Whether the next outcome is there without waiting."""
+        return self._window[0].done()
+
+    def take(self) -> Prepared | Failed:
+        outcome = self._window.popleft().result()
+        self._submit(1)
+        return outcome
+
+    def close(self) -> None:
+        self._pool.shutdown(cancel_futures=True)
+
+
+class LocalEngine(IngestEngine):
+    """Prepares in ``workers`` processes (0: in this one) and embeds in this process.
+
+    The encoder never waits for a full group: once it holds one batch of chunks
+    (``min_group``) and the next file is not prepared yet, it embeds what it has; while it
+    embeds, prepared files pile up, so the next group is larger, up to ``group_chunks``.
+    """
+
+    def __init__(self, kb: KnowledgeBase, spec: PrepareSpec, workers: int, min_group: int,
+                 group_chunks: int) -> None:
+        super().__init__(kb)
+        self.spec = spec
+        self.workers = workers
+        self.min_group = min_group
+        self.group_chunks = group_chunks
+
+    def run(self, jobs: list[PrepareJob]) -> Iterator[EmbeddedFile | Failed]:
+        prepared = self._preparing(jobs)
         try:
-            remaining = iter(jobs)
-            ahead: deque[Future[Prepared | Failed]] = deque(
-                pool.submit(preparing.prepare_in_worker, job)
-                for job in islice(remaining, self.workers * FILES_AHEAD_PER_WORKER))
-            while ahead:
-                outcome = ahead.popleft().result()
-                for job in islice(remaining, 1):
-                    ahead.append(pool.submit(preparing.prepare_in_worker, job))
-                yield outcome
+            group: list[Prepared] = []
+            while prepared:
+                outcome = prepared.take()
+                if isinstance(outcome, Failed):
+                    yield outcome
+                    continue
+                group.append(outcome)
+                size = sum(len(p.chunks) for p in group)
+                if size >= self.group_chunks or (
+                        size >= self.min_group and prepared and not prepared.ready()):
+                    yield from self._embed(group)
+                    group = []
+            yield from self._embed(group)
         finally:
-            pool.shutdown(cancel_futures=True)
+            prepared.close()
+
+    def _preparing(self, jobs: list[PrepareJob]) -> _InProcess | _Ahead:
+        """The pool when it pays off, else this process."""
+        if self.workers == 0 or len(jobs) < POOL_MIN_JOBS:
+            return _InProcess(self.spec.preparer(self.kb.encoder.count_tokens), jobs)
+        return _Ahead(self.spec, self.workers, jobs)
 
     def _embed(self, group: list[Prepared]) -> Iterator[EmbeddedFile]:
         """Vectors for a group's chunks: the cache's, and the encoder's for the rest."""
