@@ -9,7 +9,6 @@ or a :class:`Failed` one with its reason.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,10 +145,9 @@ class Preparer:
 _worker_preparer: Preparer | None = None
 
 
-def start_worker(spec: PrepareSpec, niceness: int) -> None:
-    """A pool's initializer: lower this process's CPU priority, build its preparer."""
+def start_worker(spec: PrepareSpec) -> None:
+    """A pool's initializer: build this process's preparer."""
     global _worker_preparer
-    os.nice(niceness)
     _worker_preparer = spec.preparer()
 
 

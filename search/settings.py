@@ -76,7 +76,8 @@ class Settings(BaseSettings):
         None, description="Ray cluster to join for the 'ray' engine (None: start a local one).")
     ingest_workers: int | None = Field(
         None, ge=0, le=256, description="Processes that parse and chunk while the encoder "
-        "embeds (default: one per spare core, 1 to 4; 0 parses in the encoding process).")
+        "embeds (default: one per core torch_threads leaves, at most 4; 0: in the encoding "
+        "process, between encoder calls).")
     torch_threads: int | None = Field(
         None, ge=1, le=256, description="Torch CPU threads of this process (default: torch's "
         "choice). 1 keeps query latency steady on a small, busy machine.")
