@@ -1,0 +1,287 @@
+"""Knowledge Bridge beside txtai on one BEIR set: nDCG@10, index time, query p50/p99, ratios.
+
+    bash bench/txtai_env.sh        # once: txtai 9.14.0 in its own .venv-txtai (idempotent)
+    python -m bench.txtai_side_by_side [--dataset ../shared/data/scifact_train] [--split train]
+        [--limit-queries N] [--limit-docs N] [--threads 1] [--txtai-modes dense,hybrid]
+        [--json-out FILE]
+
+Issue 8 ("Side by side"). Both engines index the same corpus with the same model folder (the
+one ``multilingual-e5-small`` resolves to), the same e5 prefixes and the same torch thread
+count, and are scored on the same judged queries by the same function
+(``api.evaluation.score_run``: ir_measures, nDCG@10 / R@100 / MRR@10, 100 results a query).
+
+* Knowledge Bridge goes through ``api.evaluation``'s own steps (``load_dataset``,
+  ``write_corpus_files``, ``Ingestor``, ``same_content``, ``run_mode``), as ``bridge eval``
+  does, but into a fresh temporary scratch folder, so the embedding cache is empty and every
+  chunk is embedded. Index time is the ingest run (parse, language detection, chunking,
+  embedding, SQLite + FTS5 + FAISS publish); modes dense and hybrid (the default) are scored.
+  ``run_mode`` reports p50/p95, so each ``rank_documents`` call it makes is also timed here to
+  get the per-query latencies, hence p99.
+* txtai runs as a subprocess in ``.venv-txtai`` (``bench/txtai_side.py``; txtai is never a
+  dependency of the project), building a dense index and a hybrid (dense + BM25) one; see that
+  file for its configuration and timings. It is handed the very records and queries Bridge
+  got (written to the temporary folder), and its rankings come back to be scored here.
+
+A full run embeds the corpus three times (Bridge, txtai dense, txtai hybrid): on SciFact
+(~1.9M tokens) that is long on two shared cores. ``--limit-docs`` and ``--limit-queries`` give
+a quicker, easier set (see ``limited``); ``--txtai-modes dense`` skips the second txtai index.
+
+Model loading is outside the index time on both sides and reported apart. Queries run one at
+a time after one untimed warm-up. The sides run one after the other, never together. Every
+timing is taken twice: wall time, what a user waits, and CPU time (of the whole process tree
+for Bridge's ingest, whose parsing runs in other processes), the work done. On a machine
+shared with other jobs wall time swings from run to run while CPU time holds steady, so the
+load average is recorded around each side and the CPU ratios are the ones to trust there.
+Ratios are Knowledge Bridge / txtai (below 1: Bridge is faster); quality is the difference
+Bridge - txtai. The figures print as one JSON object (``--json-out`` writes it too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import torch
+
+from api.app import open_knowledge_base
+from api.evaluation import (
+    DEPTH,
+    SCRATCH_DATA,
+    SCRATCH_FILES,
+    Dataset,
+    load_dataset,
+    run_mode,
+    same_content,
+    score_run,
+    scratch_dir,
+    write_corpus_files,
+)
+from bench.common import REPO, emit
+from ingest.pipeline import Ingestor
+from search.embedding.models import resolve_model
+from search.knowledge_base import KnowledgeBase
+from search.records import SearchMode
+from search.settings import Settings
+
+TXTAI_PYTHON = REPO / ".venv-txtai" / "bin" / "python"
+TXTAI_SIDE = REPO / "bench" / "txtai_side.py"
+DEFAULT_DATASET = REPO.parent / "shared" / "data" / "scifact_train"
+BRIDGE_MODES = (SearchMode.dense, SearchMode.hybrid)
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def latency(latencies_ms: list[float], cpu_ms: list[float]) -> dict[str, float]:
+    """p50 and p99 of per-query wall latencies, and the median CPU time of a query."""
+    p50, p99 = np.percentile(latencies_ms, [50, 99])
+    return {"p50_ms": round(float(p50), 2), "p99_ms": round(float(p99), 2),
+            "cpu_p50_ms": round(float(np.median(cpu_ms)), 2)}
+
+
+def tree_cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds used by a process and all its descendants, live or already reaped.
+
+    Wall time on a shared machine swings with other jobs; CPU time barely does, so both are
+    reported. ``time.process_time`` would miss Bridge's preparing processes: they are
+    children of a forkserver, itself a live child, so they show up in its reaped-children
+    counters (cutime, cstime) rather than in this process's. Linux /proc only.
+    """
+    pid = pid or os.getpid()
+    proc = Path(f"/proc/{pid}")
+    try:
+        fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        children = [int(c) for task in (proc / "task").iterdir()
+                    for c in (task / "children").read_text().split()]
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0  # it ended meanwhile; its parent's counters now hold it
+    own = sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime..cstime
+    return own + sum(tree_cpu_seconds(child) for child in children)
+
+
+def limited(dataset: Dataset, queries: int | None, documents: int | None) -> Dataset:
+    """The dataset cut down for a quicker run (unchanged when both limits are None).
+
+    ``queries`` keeps the first judged queries. ``documents`` keeps every document those
+    queries judge and fills up with the others in corpus order: the set gets easier (fewer
+    distractors), so its figures compare the two engines with each other, not with the
+    full set's.
+    """
+    kept_queries = dict(islice(dataset.queries.items(), queries))
+    qrels = {q: dataset.qrels[q] for q in kept_queries}
+    corpus = dataset.corpus
+    if documents is not None:
+        judged = {doc_id for docs in qrels.values() for doc_id in docs}
+        others = islice((d for d in corpus if d not in judged), max(0, documents - len(judged)))
+        kept = judged | set(others)
+        corpus = {doc_id: record for doc_id, record in corpus.items() if doc_id in kept}
+    return replace(dataset, queries=kept_queries, qrels=qrels, corpus=corpus)
+
+
+@contextmanager
+def timed_calls(kb: KnowledgeBase) -> Iterator[tuple[list[float], list[float]]]:
+    """Wall and CPU milliseconds of every ``kb.rank_documents`` call made inside the block,
+    in call order."""
+    original: Callable[..., Any] = kb.rank_documents
+    wall_ms: list[float] = []
+    cpu_ms: list[float] = []
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        started, cpu = time.perf_counter(), time.process_time()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            wall_ms.append((time.perf_counter() - started) * 1000)
+            cpu_ms.append((time.process_time() - cpu) * 1000)
+
+    setattr(kb, "rank_documents", timed)  # noqa: B010  the instance shadows the method
+    try:
+        yield wall_ms, cpu_ms
+    finally:
+        delattr(kb, "rank_documents")
+
+
+def run_bridge(dataset_dir: Path, dataset: Dataset, settings: Settings,
+               scratch_root: Path) -> dict[str, Any]:
+    """Ingest into a fresh scratch knowledge base and score dense and hybrid search."""
+    scratch = scratch_dir(dataset_dir, settings, scratch_root)
+    ids = write_corpus_files(dataset.corpus, scratch)
+    eval_settings = settings.model_copy(update={"data_dir": scratch / SCRATCH_DATA})
+    eval_settings.data_dir.mkdir(parents=True, exist_ok=True)
+    load_before = load()
+    started = time.perf_counter()
+    kb = open_knowledge_base(eval_settings)  # loads the model (and sets torch's threads)
+    model_load_s = time.perf_counter() - started
+    print(f"bridge: ingesting {len(ids)} records", file=sys.stderr, flush=True)
+    cpu_before = tree_cpu_seconds()
+    report = Ingestor(kb).run([scratch / SCRATCH_FILES])
+    index_cpu_s = tree_cpu_seconds() - cpu_before
+    print(f"bridge: index {report.seconds:.1f}s, ranking {len(dataset.queries)} queries",
+          file=sys.stderr, flush=True)
+    aliases = same_content(dataset.corpus, ids)
+    modes: dict[str, Any] = {}
+    for mode in BRIDGE_MODES:
+        with timed_calls(kb) as (wall_ms, cpu_ms):
+            result = run_mode(kb, dataset, aliases, mode)
+        modes[mode.value] = {"ndcg_at_10": round(result.ndcg_at_10, 4),
+                             "recall_at_100": round(result.recall_at_100, 4),
+                             "mrr_at_10": round(result.mrr_at_10, 4),
+                             **latency(wall_ms[1:], cpu_ms[1:]),  # [0]: the warm-up
+                             "queries": result.queries}
+    return {"model_id": kb.encoder.model_id, "ingest_workers": settings.ingest_workers,
+            "model_load_s": round(model_load_s, 3), "index_s": report.seconds,
+            "index_cpu_s": round(index_cpu_s, 1),
+            "documents_indexed": len(report.added) + len(report.duplicates),
+            "failed_files": len(report.failed), "chunks": kb.store.counts()["chunks"],
+            "embedded_chunks": report.chunks_embedded, "torch_threads": torch.get_num_threads(),
+            "load_avg_before": load_before, "load_avg_after": load(), **modes}
+
+
+def run_txtai(dataset: Dataset, model_dir: str, threads: int, modes: str,
+              workdir: Path) -> dict[str, Any]:
+    """``bench/txtai_side.py`` in ``.venv-txtai`` on the same queries; scored here."""
+    if not TXTAI_PYTHON.exists():
+        sys.exit(f"{TXTAI_PYTHON} is missing: run `bash bench/txtai_env.sh` first")
+    corpus_path, queries_path = workdir / "corpus.jsonl", workdir / "queries.json"
+    out_path = workdir / "txtai.json"
+    with corpus_path.open("w", encoding="utf-8") as corpus:  # exactly the records Bridge got
+        for doc_id, record in dataset.corpus.items():
+            corpus.write(json.dumps({"_id": doc_id, "title": record.title,
+                                     "text": record.text}) + "\n")
+    queries_path.write_text(json.dumps(dataset.queries), encoding="utf-8")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    load_before = load()
+    subprocess.run([str(TXTAI_PYTHON), str(TXTAI_SIDE), "--corpus", str(corpus_path),
+                    "--queries", str(queries_path), "--model", model_dir, "--out", str(out_path),
+                    "--modes", modes, "--threads", str(threads), "--depth", str(DEPTH)],
+                   env=env, check=True)
+    raw = json.loads(out_path.read_text(encoding="utf-8"))
+    scored: dict[str, Any] = {}
+    for mode, figures in raw.pop("modes").items():
+        quality = score_run(dataset.qrels, figures["ranked"])
+        scored[mode] = {"config": figures["config"], "model_load_s": figures["model_load_s"],
+                        "index_s": figures["index_s"], "index_cpu_s": figures["index_cpu_s"],
+                        **{name: round(value, 4) for name, value in quality.items()},
+                        **latency(figures["latencies_ms"], figures["cpu_ms"]),
+                        "queries": len(figures["ranked"])}
+    return {**raw, "load_avg_before": load_before, "load_avg_after": load(), **scored}
+
+
+def compare(bridge: dict[str, Any], bridge_mode: str, txtai: dict[str, Any],
+            txtai_mode: str) -> dict[str, Any]:
+    """One pairing: quality difference, Bridge/txtai ratios, and whether issue 8's goal holds."""
+    ours, theirs = bridge[bridge_mode], txtai[txtai_mode]
+    ratios = {"index_time_ratio": bridge["index_s"] / theirs["index_s"],
+              "index_cpu_ratio": bridge["index_cpu_s"] / theirs["index_cpu_s"],
+              "p50_ratio": ours["p50_ms"] / theirs["p50_ms"],
+              "p99_ratio": ours["p99_ms"] / theirs["p99_ms"],
+              "query_cpu_p50_ratio": ours["cpu_p50_ms"] / theirs["cpu_p50_ms"]}
+    diff = ours["ndcg_at_10"] - theirs["ndcg_at_10"]
+    return {"bridge": bridge_mode, "txtai": txtai_mode, "ndcg_at_10_diff": round(diff, 4),
+            **{name: round(value, 3) for name, value in ratios.items()},
+            "goal_met": {"better_quality": diff > 0,
+                         "index_time_no_worse": ratios["index_time_ratio"] <= 1,
+                         "index_cpu_no_worse": ratios["index_cpu_ratio"] <= 1,
+                         "latency_no_worse": max(ratios["p50_ratio"], ratios["p99_ratio"]) <= 1,
+                         "query_cpu_no_worse": ratios["query_cpu_p50_ratio"] <= 1}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path, default=DEFAULT_DATASET, help="BEIR folder")
+    parser.add_argument("--split", default="train", help="qrels/<split>.tsv (default train)")
+    parser.add_argument("--limit-queries", type=int, metavar="N",
+                        help="score only the first N judged queries (a quick run)")
+    parser.add_argument("--limit-docs", type=int, metavar="N",
+                        help="index only the judged documents plus others up to N in all "
+                             "(a quick run on an easier set)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch (and FAISS/OpenMP) threads on both sides (default 1)")
+    parser.add_argument("--txtai-modes", default="dense,hybrid",
+                        help="txtai indexes to build: dense, hybrid or both (each embeds anew)")
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+
+    settings = Settings(torch_threads=args.threads)
+    faiss.omp_set_num_threads(args.threads)
+    full = load_dataset(args.dataset, args.split)
+    dataset = limited(full, args.limit_queries, args.limit_docs)
+    model_dir = resolve_model(settings.model, settings.cache_dir)
+    with tempfile.TemporaryDirectory(prefix="bridge-vs-txtai-") as tmp:
+        workdir = Path(tmp)
+        bridge = run_bridge(args.dataset, dataset, settings, workdir)
+        txtai = run_txtai(dataset, model_dir, args.threads, args.txtai_modes, workdir)
+    pairs = [(b, t) for b, t in (("dense", "dense"), ("hybrid", "hybrid"), ("hybrid", "dense"))
+             if t in txtai]
+    emit({
+        "what": "Knowledge Bridge vs txtai on one BEIR set, same model folder, same e5 prefixes,"
+                " same threads, same queries and scoring (ir_measures via "
+                "api.evaluation.score_run); index time excludes model loading; latency is per "
+                "query, sequential, after a warm-up; ratios are Bridge/txtai, diffs Bridge-txtai",
+        "dataset": dataset.name, "split": args.split,
+        "documents": len(dataset.corpus), "documents_in_set": len(full.corpus),
+        "queries": len(dataset.queries), "queries_in_set": len(full.queries),
+        "model": settings.model, "model_dir": model_dir,
+        "threads": {"torch_and_omp": args.threads, "cpus": os.cpu_count()},
+        "bridge": bridge, "txtai": txtai,
+        "comparison": [compare(bridge, b, txtai, t) for b, t in pairs],
+    }, args.json_out)
+
+
+if __name__ == "__main__":
+    main()
