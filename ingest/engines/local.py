@@ -31,16 +31,17 @@ from search.knowledge_base import KnowledgeBase
 from search.store import text_hash
 
 POOL_MIN_JOBS = 16  # fewer files than this: a pool's start-up costs more than it hides
-FILES_AHEAD_PER_WORKER = 8  # how far the pool may run ahead of the encoder
+FILES_AHEAD_PER_WORKER = 128  # enough prepared files to fill a whole embedding group
 MAX_DEFAULT_WORKERS = 4
 
 def default_workers() -> int:
     """The cores the encoder's threads leave, at most ``MAX_DEFAULT_WORKERS``.
 
-    Where every core encodes (torch's default), a pool only competes with the encoder:
-    measured on 2 cores, ingest ran at 0.73x the raw encode speed with one worker against
-    0.96x preparing in process (README "Scale"). Each worker also holds its own language
-    models (about 1 GB).
+    Where every core encodes (torch's default), a worker only competes with the encoder:
+    measured on 2 cores, ingest ran at 0.56x the raw encode speed with one worker beside a
+    2-thread encoder, against 0.95x preparing in process. With a core to spare (a 1-thread
+    encoder) one worker lifted 0.86x to 0.93x (README "Scale"). Each worker also holds its
+    own language models (about 1 GB).
     """
     import torch
 
