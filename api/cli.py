@@ -57,10 +57,12 @@ def ingest(
     = None,
 ) -> None:
     """Ingest files and folders (PDF, PPTX, DOCX, Markdown, text, VTT, SRT)."""
+    from ingest.engines import ENGINES
     from ingest.pipeline import Ingestor
 
-    if engine not in (None, "local", "ray"):
-        typer.secho(f"error: --engine must be local or ray, not {engine!r}", fg="red", err=True)
+    if engine not in (None, *ENGINES):
+        typer.secho(f"error: --engine must be one of {', '.join(ENGINES)}, not {engine!r}",
+                    fg="red", err=True)
         raise typer.Exit(2)
     kb = _kb()
     overrides = {"office": office, "region": region, "team": team, "doc_type": doc_type,

@@ -7,6 +7,7 @@ from ingest.engines.local import LocalEngine, default_workers
 from ingest.preparing import PrepareSpec
 from search.knowledge_base import KnowledgeBase
 
+ENGINES = ("local", "ray")  # the names settings.ingest_engine and --engine take
 GROUP_BATCHES = 16  # most encoder batches in one embedding group: large groups pad little
 
 
@@ -20,10 +21,10 @@ def engine_for(kb: KnowledgeBase, spec: PrepareSpec, name: str | None = None,
 
         return RayEngine(kb, spec, ray_address or settings.ray_address)
     if (name or "local") != "local":
-        raise ValueError(f"unknown ingest engine {name!r}; known: local, ray")
+        raise ValueError(f"unknown ingest engine {name!r}; known: {', '.join(ENGINES)}")
     workers = default_workers() if settings.ingest_workers is None else settings.ingest_workers
     return LocalEngine(kb, spec, workers, settings.embed_batch_size,
                        settings.embed_batch_size * GROUP_BATCHES)
 
 
-__all__ = ["EmbeddedFile", "IngestEngine", "LocalEngine", "engine_for"]
+__all__ = ["ENGINES", "EmbeddedFile", "IngestEngine", "LocalEngine", "engine_for"]
