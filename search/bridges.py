@@ -39,6 +39,7 @@ from search.records import (
     Document,
     DocumentSummary,
     Passage,
+    SearchMode,
 )
 from search.retrieval import Retriever
 from search.term_alignment import TermAligner
@@ -134,9 +135,8 @@ class Bridger:
     # --- step 1 -------------------------------------------------------------------
     def _source(self, query: BridgeQuery, generation: Generation) -> _Source:
         if query.text is not None:
-            read = self.retriever.read(query.text)
-            vectors = generation.centroids.center(self.encoder.encode_queries([read.text]),
-                                                  [read.language])
+            read = self.retriever.read(query.text, SearchMode.dense)
+            vectors = generation.centroids.center(read.vector, [read.language])
             return _Source(BridgeSource(kind="text", office=query.office, language=read.language),
                            [Passage(chunk_id=None, text=read.text, language=read.language)],
                            vectors)

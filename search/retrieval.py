@@ -43,6 +43,7 @@ class Query:
     text: str  # what the dense side embeds (quotes removed)
     phrases: tuple[str, ...]
     language: str | None
+    vector: np.ndarray | None  # ``text`` embedded (not yet centred); None for keyword-only
 
     def lexical_languages(self, configured: Sequence[str]) -> list[str | None]:
         """The detected language, or every configured one when none was detected."""
@@ -66,11 +67,14 @@ class Retriever:
                                           if settings.reranker_path else None)
 
     # --- step 1 -------------------------------------------------------------------
-    def read(self, query: str) -> Query:
+    def read(self, query: str, mode: SearchMode = SearchMode.hybrid) -> Query:
+        """The query parsed, its language detected and, unless ``mode`` is keyword-only,
+        embedded: once, however many times it is then ranked."""
         query = valid_utf8(query)
         parsed = parse_query(query)
-        return Query(query, parsed.text or query, parsed.phrases,
-                     self.detector.detect(parsed.text))
+        text = parsed.text or query
+        vector = self.encoder.encode_query(text) if mode != SearchMode.lexical else None
+        return Query(query, text, parsed.phrases, self.detector.detect(parsed.text), vector)
 
     # --- steps 2-3 ----------------------------------------------------------------
     def ranked(self, query: Query, filters: Filters | None, depth: int,
@@ -116,8 +120,9 @@ class Retriever:
                allowed: np.ndarray | None) -> list[tuple[int, float]]:
         if allowed is not None and len(allowed) == 0:
             return []
-        vector = generation.centroids.center(self.encoder.encode_queries([query.text]),
-                                             [query.language])
+        if query.vector is None:
+            raise ValueError("a dense ranking needs a query read for it (Retriever.read)")
+        vector = generation.centroids.center(query.vector, [query.language])
         scores, ids = generation.index.search(vector, depth, allowed)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 

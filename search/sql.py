@@ -1,4 +1,4 @@
-"""Small helpers for SQL over id lists: SQLite caps the parameters of one statement."""
+"""Small helpers for SQL: id lists (SQLite caps the parameters of one statement), no filter."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 BATCH = 500
+NO_FILTER = "1"  # the WHERE clause of a query with no filter (``store.filter_sql``)
 
 
 def placeholders(values: list[Any]) -> str:

@@ -20,9 +20,10 @@ import hashlib
 import json
 import os
 import sqlite3
+import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -42,7 +43,7 @@ from search.records import (
     RunRecord,
     RunReport,
 )
-from search.sql import batches, placeholders
+from search.sql import NO_FILTER, batches, placeholders
 
 SCHEMA_VERSION = "2"
 SCHEMA = """
@@ -116,7 +117,16 @@ def filter_sql(filters: Filters | None) -> tuple[str, list[Any]]:
         if filters.date_to:
             clauses.append("d.date <= ?")
             params.append(filters.date_to.isoformat())
-    return (" AND ".join(clauses) or "1"), params
+    return (" AND ".join(clauses) or NO_FILTER), params
+
+
+def _by_id(db: sqlite3.Connection, select: str, ids: list[int]) -> dict[int, Any]:
+    """Id -> value for ``select`` (``SELECT id, value FROM table``) over these ids, in
+    batches under SQLite's parameter limit; ids no longer stored are absent."""
+    found: dict[int, Any] = {}
+    for batch in batches(ids):
+        found.update(db.execute(f"{select} WHERE id IN ({placeholders(batch)})", batch))
+    return found
 
 
 def text_hash(text: str) -> str:
@@ -171,11 +181,20 @@ _CHUNK_VECTORS = ("SELECT c.id, c.language, e.vector FROM chunks c JOIN embeddin
                   " ON e.text_hash = c.text_hash AND e.model_id = ?")
 
 
+class _IdleConnections(threading.local):
+    """This thread's open connections not in use (SQLite connections stay in their thread)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.connections: list[sqlite3.Connection] = []
+
+
 class Store:
-    """Typed access to the database; one short-lived connection per use."""
+    """Typed access to the database; one transaction per use, on a reused connection."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._idle = _IdleConnections()
         self.lexical = LexicalIndex(Analyzer())
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=30)
@@ -202,21 +221,38 @@ class Store:
                 f"{row[0] if row else 1}, this version needs {SCHEMA_VERSION}); ingest again "
                 "into a new BRIDGE_DATA_DIR (or delete this one)")
 
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection inside one transaction: committed on success, else rolled back."""
+    def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA foreign_keys=ON")
+        return db
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside one transaction: committed on success, else rolled back.
+
+        Connections are kept per thread and reused once their transaction has ended:
+        opening one (file, schema, pragmas) cost as much as the lookups of a search.
+        A nested ``connect`` gets a connection of its own, as before; a forked child
+        opens its own, never its parent's.
+        """
+        idle = self._idle
+        if idle.pid != os.getpid():
+            idle.pid, idle.connections = os.getpid(), []
+        db = idle.connections.pop() if idle.connections else self._open()
         try:
             db.execute("BEGIN")
             yield db
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            with suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
             raise
         finally:
-            db.close()
+            if db.in_transaction:  # neither committed nor rolled back: never reuse it
+                db.close()
+            else:
+                idle.connections.append(db)
 
     # --- meta -----------------------------------------------------------------
     @staticmethod
@@ -428,23 +464,19 @@ class Store:
             f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
             f" WHERE {where}", params)]
 
-    def chunk_documents(self, ids: list[int]) -> dict[int, tuple[int, str]]:
-        """Chunk id -> (document id, the document's source path)."""
-        owners: dict[int, tuple[int, str]] = {}
+    def chunk_documents(self, ids: list[int]) -> dict[int, int]:
+        """Chunk id -> its document's id, for the chunks still stored."""
         with self.connect() as db:
-            for batch in batches(ids):
-                owners.update((r[0], (r[1], r[2])) for r in db.execute(
-                    f"SELECT c.id, d.id, d.source_path FROM chunks c JOIN documents d"
-                    f" ON d.id = c.document_id WHERE c.id IN ({placeholders(batch)})", batch))
-        return owners
+            return _by_id(db, "SELECT id, document_id FROM chunks", ids)
+
+    def source_paths(self, ids: list[int]) -> dict[int, str]:
+        """Document id -> its source path, for the documents still stored."""
+        with self.connect() as db:
+            return _by_id(db, "SELECT id, source_path FROM documents", ids)
 
     @staticmethod
     def chunk_languages(db: sqlite3.Connection, ids: list[int]) -> dict[int, str | None]:
-        languages: dict[int, str | None] = {}
-        for batch in batches(ids):
-            languages.update(db.execute(
-                f"SELECT id, language FROM chunks WHERE id IN ({placeholders(batch)})", batch))
-        return languages
+        return _by_id(db, "SELECT id, language FROM chunks", ids)
 
     def chunks_by_id(self, ids: list[int]) -> dict[int, tuple[Chunk, Document]]:
         if not ids:

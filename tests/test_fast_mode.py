@@ -62,6 +62,11 @@ def test_int8_ranks_the_translation_first(int8: Encoder) -> None:
     documents = int8.encode_documents(FRENCH + OTHERS)
     scores = int8.encode_queries(ENGLISH) @ documents.T
     assert list(scores.argmax(axis=1)) == list(range(len(ENGLISH)))
+    # a search embeds its query alone (``encode_query``): int8 activations are scaled per
+    # batch, so its vector is close to, not equal to, the batch's, and must rank the same
+    single = np.vstack([int8.encode_query(text) for text in ENGLISH])
+    assert (single * int8.encode_queries(ENGLISH)).sum(axis=1).min() >= MIN_COSINE
+    assert list((single @ documents.T).argmax(axis=1)) == list(range(len(ENGLISH)))
 
 
 def test_the_model_id_carries_the_precision(float32: Encoder, int8: Encoder) -> None:

@@ -7,8 +7,8 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from search.knowledge_base import KnowledgeBase
-from search.records import DocType, DocumentMeta, Filters, NewChunk, Provenance
+from search.knowledge_base import MIN_DEPTH, KnowledgeBase
+from search.records import DocType, DocumentMeta, Filters, NewChunk, Provenance, SearchMode
 
 DOCS = [
     # office, language, type, date, texts
@@ -84,6 +84,24 @@ def test_grouping_returns_each_document_once_with_its_chunks(filled: KnowledgeBa
     assert groups[0].score == groups[0].hits[0].score
     assert sum(len(g.hits) for g in groups) >= 3
     assert all(h.document.id == g.document.id for g in groups for h in g.hits)
+
+
+def test_a_document_ranking_reads_deeper_when_one_document_fills_it(
+        filled: KnowledgeBase) -> None:
+    notes = [f"Heart failure readmissions fell after weight alerts, ward note {i}."
+             for i in range(80)]
+    put_all(filled, [("Boston", "en", DocType.report, "2024-05-01", notes)])  # replaces doc 0
+    query = "heart failure readmissions after weight alerts"
+    read, ranked = filled.rank_documents(query, k=4, mode=SearchMode.dense)
+    # the first chunks read all belong to the notes; the four documents are still found,
+    # in the order of their best chunks over the whole ranking
+    every_chunk = filled.retriever.rank(read, None, 1000, SearchMode.dense)
+    owners = filled.store.chunk_documents([i for i, _ in every_chunk])
+    in_order = list(dict.fromkeys(owners[i] for i, _ in every_chunk))
+    assert len({owners[i] for i, _ in every_chunk[:MIN_DEPTH]}) < 4  # so it had to read on
+    assert [d.id for d in ranked] == in_order[:4] and len(in_order) == 4
+    assert ranked[0].source_path == "/docs/0.txt" and len(ranked[0].chunks) == 3
+    assert all(c[1] <= ranked[0].score for d in ranked for c in d.chunks)
 
 
 def test_documents_page_and_detail(filled: KnowledgeBase) -> None:

