@@ -5,7 +5,7 @@
 1. prepares the chunks once (parse, metadata, chunk) to learn the texts;
 2. times the raw encoder on exactly those texts (the ceiling);
 3. times a full ``bridge ingest`` of the folder into a fresh data directory, with
-   ``--workers`` preparing processes (default: the setting's default; 0: none);
+   ``--workers`` preparing processes (default: the setting's, 0: in process);
 4. prints both in chunks/s and their ratio (the issue's goal: >= 0.9).
 """
 
@@ -20,13 +20,15 @@ from bench.common import CORPUS, scratch_knowledge_base
 from ingest.discovery import Root, discover
 from ingest.engines import LocalEngine
 from ingest.pipeline import Ingestor
+from search.settings import Settings
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=CORPUS)
-    parser.add_argument("--workers", type=int, default=None,
-                        help="Preparing processes (BRIDGE_INGEST_WORKERS; 0: in process).")
+    parser.add_argument("--workers", type=int, default=Settings().ingest_workers,
+                        help="Preparing processes (BRIDGE_INGEST_WORKERS; 0, the default: "
+                             "in process).")
     args = parser.parse_args()
 
     kb = scratch_knowledge_base()

@@ -74,10 +74,10 @@ class Settings(BaseSettings):
         "cluster ('ray'); both publish the same kind of generation.")
     ray_address: str | None = Field(
         None, description="Ray cluster to join for the 'ray' engine (None: start a local one).")
-    ingest_workers: int | None = Field(
-        None, ge=0, le=256, description="Processes that parse and chunk while the encoder "
-        "embeds (default: one per core torch_threads leaves, at most 4; 0: in the encoding "
-        "process, between encoder calls).")
+    ingest_workers: int = Field(
+        0, ge=0, le=256, description="Processes that parse and chunk while the encoder "
+        "embeds, on cores it leaves (0, the default: in the encoding process, between "
+        "encoder calls; README \"Scale\" says when a pool pays).")
     torch_threads: int | None = Field(
         None, ge=1, le=256, description="Torch CPU threads of this process (default: torch's "
         "choice). 1 keeps query latency steady on a small, busy machine.")

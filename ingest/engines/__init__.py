@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ingest.engines.base import EmbeddedFile, IngestEngine
-from ingest.engines.local import LocalEngine, default_workers
+from ingest.engines.local import LocalEngine
 from ingest.preparing import PrepareSpec
 from search.knowledge_base import KnowledgeBase
 
@@ -22,8 +22,7 @@ def engine_for(kb: KnowledgeBase, spec: PrepareSpec, name: str | None = None,
         return RayEngine(kb, spec, ray_address or settings.ray_address)
     if (name or "local") != "local":
         raise ValueError(f"unknown ingest engine {name!r}; known: {', '.join(ENGINES)}")
-    workers = default_workers() if settings.ingest_workers is None else settings.ingest_workers
-    return LocalEngine(kb, spec, workers, settings.embed_batch_size,
+    return LocalEngine(kb, spec, settings.ingest_workers, settings.embed_batch_size,
                        settings.embed_batch_size * GROUP_BATCHES)
 
 

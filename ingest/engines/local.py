@@ -1,24 +1,25 @@
-"""The local engine: worker processes prepare files while this process embeds them.
+"""The local engine: this process embeds; files are prepared here or in worker processes.
 
 On one machine the encoder is the wall, so everything else hides behind it:
 
-* parsing, metadata, language detection and chunking run in a pool of worker
-  processes on the cores the encoder's threads leave (``torch_threads`` below the
-  core count), a bounded window of files ahead of the encoder; where every core
-  encodes, they run in this process between encoder calls;
+* parsing, metadata, language detection and chunking run in this process between
+  encoder calls (the default), or, with ``ingest_workers``, in a pool of worker
+  processes a bounded window of files ahead of the encoder. Preparing costs a few
+  milliseconds a file against a quarter of a second to embed it, so on 2 cores the
+  pool only took a core from the encoder (ingest at 0.77x the raw encode speed with
+  one worker, 1.05x without); it pays for parse-heavy files on cores torch leaves;
 * chunks are embedded in groups as large as the pace allows (one batch at least, 16
   at most): sentence-transformers sorts each call's texts by token length, so a
   large group pads little, and the encoder starts as soon as it has one batch;
 * vectors come from the embedding cache when a text was embedded before, and the
   model is loaded once, in this process.
 
-Measured in ``bench/ingest_throughput.py`` (README "Performance").
+Measured in ``bench/ingest_throughput.py`` (README "Scale").
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -32,21 +33,6 @@ from search.store import text_hash
 
 POOL_MIN_JOBS = 16  # fewer files than this: a pool's start-up costs more than it hides
 FILES_AHEAD_PER_WORKER = 128  # enough prepared files to fill a whole embedding group
-MAX_DEFAULT_WORKERS = 4
-
-def default_workers() -> int:
-    """The cores the encoder's threads leave, at most ``MAX_DEFAULT_WORKERS``.
-
-    Where every core encodes (torch's default), a worker only competes with the encoder:
-    measured on 2 cores, ingest ran at 0.56x the raw encode speed with one worker beside a
-    2-thread encoder, against 0.95x preparing in process. With a core to spare (a 1-thread
-    encoder) one worker lifted 0.86x to 0.93x (README "Scale"). Each worker also holds its
-    own language models (about 1 GB).
-    """
-    import torch
-
-    spare = (os.cpu_count() or 1) - torch.get_num_threads()
-    return max(0, min(MAX_DEFAULT_WORKERS, spare))
 
 
 class _InProcess:
