@@ -2,7 +2,8 @@
 
 The steps, each a small method:
 
-1. read the query: its free text, its "quoted phrases", its language;
+1. read the query: its free text, its "quoted phrases", its language and, unless the
+   search is keyword-only, its vector (embedded once, however deep it is then ranked);
 2. the candidate lists, both under the same filters (applied before ranking,
    so a filtered query still fills k) and the same phrases (a hit must contain
    each one as written): the dense list from the published vector generation,

@@ -106,8 +106,8 @@ class Encoder:
         It goes straight through the model's own steps (``preprocess``, forward,
         normalise) rather than ``encode``, whose per-call bookkeeping (a device check
         over every parameter, ``eval()`` over every module, sorting by length) cost
-        3 ms of a 55 ms single-thread query and buys nothing for one text. The vector
-        is the same (``tests/test_embedding.py``).
+        3-6 ms of a 45-55 ms single-thread query and buys nothing for one text. The
+        vector is the same (``tests/test_model_conversion.py``).
         """
         import torch
         from sentence_transformers.util import batch_to_device
