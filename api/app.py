@@ -25,11 +25,18 @@ from search.settings import Settings, get_settings
 
 
 def open_knowledge_base(settings: Settings) -> KnowledgeBase:
-    """The knowledge base under the configured data directory, with its model loaded."""
+    """The knowledge base under the configured data directory, with its model loaded.
+
+    ``torch_threads`` caps FAISS's OpenMP threads too: a single query's FAISS search gains
+    nothing from a second thread (at 100,000 vectors it was slower, 21.7 against 16.4 ms),
+    while the idle thread spins on a core that the encoder or another request could use.
+    """
     if settings.torch_threads:
+        import faiss
         import torch
 
         torch.set_num_threads(settings.torch_threads)
+        faiss.omp_set_num_threads(settings.torch_threads)
     encoder = load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size,
                            settings.encoder_precision)
     return KnowledgeBase(settings, encoder)

@@ -37,7 +37,7 @@ from search.records import SearchMode
 from search.settings import Settings
 
 if TYPE_CHECKING:
-    from search.knowledge_base import KnowledgeBase
+    from search.knowledge_base import KnowledgeBase, RankedDocument
 
 T = TypeVar("T")
 Progress = Callable[[Iterable[T], str], Iterable[T]]
@@ -282,6 +282,16 @@ def same_content(corpus: dict[str, CorpusRecord], ids: dict[str, str]) -> dict[s
     return {stem: groups[markdown(corpus[doc_id])] for stem, doc_id in ids.items()}
 
 
+def corpus_ids(documents: list[RankedDocument], ids: dict[str, list[str]]) -> list[str]:
+    """The corpus ids of ranked documents, in order; ``ids`` maps a file stem to the ids of
+    the records it holds (see ``same_content``)."""
+    found: dict[str, None] = {}
+    for document in documents:
+        for doc_id in ids.get(Path(document.source_path).stem, []):
+            found.setdefault(doc_id)
+    return list(found)
+
+
 def run_mode(kb: KnowledgeBase, dataset: Dataset, ids: dict[str, list[str]], mode: SearchMode,
              progress: Progress = _no_progress) -> ModeResult:
     """Every judged query through ``kb.rank_documents`` in ``mode``, timed one by one.
@@ -290,11 +300,7 @@ def run_mode(kb: KnowledgeBase, dataset: Dataset, ids: dict[str, list[str]], mod
     runs first, so loading the index generation is not counted as latency.
     """
     def ranked_ids(query: str) -> list[str]:
-        found: dict[str, None] = {}
-        for document in kb.rank_documents(query, k=DEPTH, mode=mode)[1]:
-            for doc_id in ids.get(Path(document.source_path).stem, []):
-                found.setdefault(doc_id)
-        return list(found)
+        return corpus_ids(kb.rank_documents(query, k=DEPTH, mode=mode)[1], ids)
 
     ranked_ids(next(iter(dataset.queries.values())))
     ranked: dict[str, list[str]] = {}

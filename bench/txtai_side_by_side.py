@@ -3,7 +3,7 @@
     bash bench/txtai_env.sh        # once: txtai 9.14.0 in its own .venv-txtai (idempotent)
     python -m bench.txtai_side_by_side [--dataset ../shared/data/scifact_train] [--split train]
         [--limit-queries N] [--limit-docs N] [--threads 1] [--txtai-modes dense,hybrid]
-        [--json-out FILE]
+        [--block 50] [--json-out FILE]
 
 Issue 8 ("Side by side"). Both engines index the same corpus with the same model folder (the
 one ``multilingual-e5-small`` resolves to), the same e5 prefixes and the same torch thread
@@ -11,30 +11,31 @@ count, and are scored on the same judged queries by the same function
 (``api.evaluation.score_run``: ir_measures, nDCG@10 / R@100 / MRR@10, 100 results a query).
 
 * Knowledge Bridge goes through ``api.evaluation``'s own steps (``load_dataset``,
-  ``write_corpus_files``, ``Ingestor``, ``same_content``, ``run_mode``), as ``bridge eval``
-  does, but into a fresh temporary scratch folder, so the embedding cache is empty and every
-  chunk is embedded. Index time is the ingest run (parse, language detection, chunking,
-  embedding, SQLite + FTS5 + FAISS publish); modes dense and hybrid (the default) are scored.
-  ``run_mode`` reports p50/p95, so each ``rank_documents`` call it makes is also timed here to
-  get the per-query latencies, hence p99.
+  ``write_corpus_files``, ``Ingestor``, ``same_content``, ``rank_documents`` and
+  ``corpus_ids``), as ``bridge eval`` does, but into a fresh temporary scratch folder, so the
+  embedding cache is empty and every chunk is embedded. Index time is the ingest run (parse,
+  language detection, chunking, embedding, SQLite + FTS5 + FAISS publish); modes dense and
+  hybrid (the default) are scored.
 * txtai runs as a subprocess in ``.venv-txtai`` (``bench/txtai_side.py``; txtai is never a
   dependency of the project), building a dense index and a hybrid (dense + BM25) one; see that
-  file for its configuration and timings. It is handed the very records and queries Bridge
-  got (written to the temporary folder), and its rankings come back to be scored here.
+  file for its configuration and timings. It is handed the very records Bridge got (written
+  to the temporary folder), then the queries, and its rankings come back to be scored here.
 
 A full run embeds the corpus three times (Bridge, txtai dense, txtai hybrid): on SciFact
 (~1.9M tokens) that is long on two shared cores. ``--limit-docs`` and ``--limit-queries`` give
 a quicker, easier set (see ``limited``); ``--txtai-modes dense`` skips the second txtai index.
 
-Model loading is outside the index time on both sides and reported apart. Queries run one at
-a time after one untimed warm-up, and the first ``WARM_UP`` timed queries of each mode are
-left out of the latencies on both sides (the first mode after an ingest ran measurably slower
-than the same mode later in the same process). The sides run one after the other, never
-together. Every timing is taken twice: wall time, what a user waits, and CPU time (of the
-whole process tree for Bridge's ingest, whose parsing may run in other processes), the work
-done. On a machine shared with other jobs wall time swings from run to run while CPU time
-holds steady, so the load average is recorded around each side and the CPU ratios are the
-ones to trust there.
+Model loading is outside the index time on both sides and reported apart. The indexes are
+built one after the other, never together. Queries run one at a time; each side first ranks
+``WARM_UP`` untimed queries of a mode, then both sides rank every query in blocks of
+``--block`` that alternate between them (Bridge, txtai, txtai, Bridge, ...). This machine's
+virtual cores lose a varying share of their time to other tenants (steal time), which made
+the same query loop run 20-40% slower from one minute to the next; alternating blocks puts
+such spells on both sides alike, and ``paired_block_p50_ratio``, the median over blocks of
+Bridge's block p50 over txtai's, is the latency ratio to trust. Every timing is taken twice:
+wall time, what a user waits, and CPU time (of the whole process tree for Bridge's ingest,
+whose parsing may run in other processes), the work done; the load average is recorded
+around each side.
 Ratios are Knowledge Bridge / txtai (below 1: Bridge is faster); quality is the difference
 Bridge - txtai. The figures print as one JSON object (``--json-out`` writes it too).
 """
@@ -48,14 +49,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 import torch
 
@@ -65,8 +64,8 @@ from api.evaluation import (
     SCRATCH_DATA,
     SCRATCH_FILES,
     Dataset,
+    corpus_ids,
     load_dataset,
-    run_mode,
     same_content,
     score_run,
     scratch_dir,
@@ -83,7 +82,8 @@ TXTAI_PYTHON = REPO / ".venv-txtai" / "bin" / "python"
 TXTAI_SIDE = REPO / "bench" / "txtai_side.py"
 DEFAULT_DATASET = REPO.parent / "shared" / "data" / "scifact_train"
 BRIDGE_MODES = (SearchMode.dense, SearchMode.hybrid)
-WARM_UP = 20  # timed queries of each mode left out of its latencies, on both sides
+WARM_UP = 20  # untimed queries each side ranks in a mode before its timed blocks
+BLOCK = 50  # queries a side ranks in a row before the other side takes over
 
 
 def load() -> list[float]:
@@ -136,32 +136,10 @@ def limited(dataset: Dataset, queries: int | None, documents: int | None) -> Dat
     return replace(dataset, queries=kept_queries, qrels=qrels, corpus=corpus)
 
 
-@contextmanager
-def timed_calls(kb: KnowledgeBase) -> Iterator[tuple[list[float], list[float]]]:
-    """Wall and CPU milliseconds of every ``kb.rank_documents`` call made inside the block,
-    in call order."""
-    original: Callable[..., Any] = kb.rank_documents
-    wall_ms: list[float] = []
-    cpu_ms: list[float] = []
-
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        started, cpu = time.perf_counter(), time.process_time()
-        try:
-            return original(*args, **kwargs)
-        finally:
-            wall_ms.append((time.perf_counter() - started) * 1000)
-            cpu_ms.append((time.process_time() - cpu) * 1000)
-
-    setattr(kb, "rank_documents", timed)  # noqa: B010  the instance shadows the method
-    try:
-        yield wall_ms, cpu_ms
-    finally:
-        delattr(kb, "rank_documents")
-
-
 def run_bridge(dataset_dir: Path, dataset: Dataset, settings: Settings,
-               scratch_root: Path) -> dict[str, Any]:
-    """Ingest into a fresh scratch knowledge base and score dense and hybrid search."""
+               scratch_root: Path) -> tuple[KnowledgeBase, dict[str, list[str]], dict[str, Any]]:
+    """Ingest into a fresh scratch knowledge base: the knowledge base, the corpus ids of each
+    file stem (``same_content``) and the index figures."""
     scratch = scratch_dir(dataset_dir, settings, scratch_root)
     ids = write_corpus_files(dataset.corpus, scratch)
     eval_settings = settings.model_copy(update={"data_dir": scratch / SCRATCH_DATA})
@@ -174,75 +152,162 @@ def run_bridge(dataset_dir: Path, dataset: Dataset, settings: Settings,
     cpu_before = tree_cpu_seconds()
     report = Ingestor(kb).run([scratch / SCRATCH_FILES])
     index_cpu_s = tree_cpu_seconds() - cpu_before
-    print(f"bridge: index {report.seconds:.1f}s, ranking {len(dataset.queries)} queries",
-          file=sys.stderr, flush=True)
-    aliases = same_content(dataset.corpus, ids)
-    modes: dict[str, Any] = {}
+    print(f"bridge: index {report.seconds:.1f}s", file=sys.stderr, flush=True)
+    figures = {"model_id": kb.encoder.model_id, "ingest_workers": settings.ingest_workers,
+               "model_load_s": round(model_load_s, 3), "index_s": report.seconds,
+               "index_cpu_s": round(index_cpu_s, 1),
+               "documents_indexed": len(report.added) + len(report.duplicates),
+               "failed_files": len(report.failed), "chunks": kb.store.counts()["chunks"],
+               "embedded_chunks": report.chunks_embedded,
+               "torch_threads": torch.get_num_threads(), "load_avg_before": load_before,
+               "load_avg_after": load()}
+    return kb, same_content(dataset.corpus, ids), figures
+
+
+def bridge_block(kb: KnowledgeBase, aliases: dict[str, list[str]], mode: SearchMode,
+                 queries: list[tuple[str, str]]) -> dict[str, Any]:
+    """Each query ranked alone, ``kb.rank_documents`` timed as ``bridge eval`` ranks it; the
+    block in the txtai side's answer format."""
+    block: dict[str, Any] = {"latencies_ms": [], "cpu_ms": [], "ranked": {}}
+    for query_id, text in queries:
+        started, cpu = time.perf_counter(), time.process_time()
+        _, documents = kb.rank_documents(text, k=DEPTH, mode=mode)
+        block["latencies_ms"].append((time.perf_counter() - started) * 1000)
+        block["cpu_ms"].append((time.process_time() - cpu) * 1000)
+        block["ranked"][query_id] = corpus_ids(documents, aliases)
+    return block
+
+
+class TxtaiSide:
+    """``bench/txtai_side.py`` in ``.venv-txtai``: indexes the very records Bridge got when
+    started, then ranks blocks of queries on request (its JSON-lines protocol)."""
+
+    def __init__(self, dataset: Dataset, model_dir: str, threads: int, modes: str,
+                 workdir: Path) -> None:
+        if not TXTAI_PYTHON.exists():
+            sys.exit(f"{TXTAI_PYTHON} is missing: run `bash bench/txtai_env.sh` first")
+        corpus_path = workdir / "corpus.jsonl"
+        with corpus_path.open("w", encoding="utf-8") as corpus:
+            for doc_id, record in dataset.corpus.items():
+                corpus.write(json.dumps({"_id": doc_id, "title": record.title,
+                                         "text": record.text}) + "\n")
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+               "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        self.load_before = load()
+        self._process = subprocess.Popen(
+            [str(TXTAI_PYTHON), str(TXTAI_SIDE), "--corpus", str(corpus_path), "--model",
+             model_dir, "--modes", modes, "--threads", str(threads), "--depth", str(DEPTH)],
+            env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.indexed: dict[str, Any] = self._answer()
+        self.modes: list[str] = list(self.indexed["modes"])
+
+    def rank(self, mode: str, queries: list[tuple[str, str]]) -> dict[str, Any]:
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps({"mode": mode, "queries": queries}) + "\n")
+        self._process.stdin.flush()
+        return self._answer()
+
+    def _answer(self) -> dict[str, Any]:
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line:
+            sys.exit(f"bench/txtai_side.py ended early (exit {self._process.wait()})")
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self._process.stdin is not None:
+            self._process.stdin.close()
+        self._process.wait()
+
+
+@dataclass
+class Timings:
+    """One engine's queries in one mode, gathered block by block."""
+
+    wall_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)
+    ranked: dict[str, list[str]] = field(default_factory=dict)
+    block_p50_ms: list[float] = field(default_factory=list)
+
+    def add(self, block: dict[str, Any]) -> None:
+        self.wall_ms += block["latencies_ms"]
+        self.cpu_ms += block["cpu_ms"]
+        self.ranked.update(block["ranked"])
+        self.block_p50_ms.append(float(np.median(block["latencies_ms"])))
+
+    def figures(self, qrels: dict[str, dict[str, int]]) -> dict[str, Any]:
+        quality = score_run(qrels, self.ranked)
+        return {**{name: round(value, 4) for name, value in quality.items()},
+                **latency(self.wall_ms, self.cpu_ms), "queries": len(self.ranked)}
+
+
+Ranker = Callable[[list[tuple[str, str]]], dict[str, Any]]
+
+
+def interleaved(sides: dict[str, Ranker], queries: list[tuple[str, str]],
+                block: int) -> dict[str, Timings]:
+    """Every query on every side, in blocks that alternate between the sides (ABBA...), after
+    ``WARM_UP`` untimed queries each: slow spells of a shared machine fall on both sides."""
+    for rank in sides.values():
+        rank(queries[:WARM_UP])
+    timings = {name: Timings() for name in sides}
+    for n, start in enumerate(range(0, len(queries), block)):
+        order = list(sides) if n % 2 == 0 else list(reversed(sides))
+        for name in order:
+            timings[name].add(sides[name](queries[start:start + block]))
+    return timings
+
+
+def run_queries(kb: KnowledgeBase, aliases: dict[str, list[str]], txtai: TxtaiSide,
+                dataset: Dataset, block: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both engines' figures per mode. Each Bridge mode alternates with txtai's index of the
+    same mode, or runs alone when txtai did not build it."""
+    queries = list(dataset.queries.items())
+    bridge: dict[str, Any] = {}
+    theirs: dict[str, Any] = {}
     for mode in BRIDGE_MODES:
-        with timed_calls(kb) as (wall_ms, cpu_ms):
-            result = run_mode(kb, dataset, aliases, mode)
-        modes[mode.value] = {"ndcg_at_10": round(result.ndcg_at_10, 4),
-                             "recall_at_100": round(result.recall_at_100, 4),
-                             "mrr_at_10": round(result.mrr_at_10, 4),
-                             # [0] is run_mode's own warm-up query
-                             **latency(wall_ms[1 + WARM_UP:], cpu_ms[1 + WARM_UP:]),
-                             "queries": result.queries}
-    return {"model_id": kb.encoder.model_id, "ingest_workers": settings.ingest_workers,
-            "model_load_s": round(model_load_s, 3), "index_s": report.seconds,
-            "index_cpu_s": round(index_cpu_s, 1),
-            "documents_indexed": len(report.added) + len(report.duplicates),
-            "failed_files": len(report.failed), "chunks": kb.store.counts()["chunks"],
-            "embedded_chunks": report.chunks_embedded, "torch_threads": torch.get_num_threads(),
-            "load_avg_before": load_before, "load_avg_after": load(), **modes}
-
-
-def run_txtai(dataset: Dataset, model_dir: str, threads: int, modes: str,
-              workdir: Path) -> dict[str, Any]:
-    """``bench/txtai_side.py`` in ``.venv-txtai`` on the same queries; scored here."""
-    if not TXTAI_PYTHON.exists():
-        sys.exit(f"{TXTAI_PYTHON} is missing: run `bash bench/txtai_env.sh` first")
-    corpus_path, queries_path = workdir / "corpus.jsonl", workdir / "queries.json"
-    out_path = workdir / "txtai.json"
-    with corpus_path.open("w", encoding="utf-8") as corpus:  # exactly the records Bridge got
-        for doc_id, record in dataset.corpus.items():
-            corpus.write(json.dumps({"_id": doc_id, "title": record.title,
-                                     "text": record.text}) + "\n")
-    queries_path.write_text(json.dumps(dataset.queries), encoding="utf-8")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-           "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    load_before = load()
-    subprocess.run([str(TXTAI_PYTHON), str(TXTAI_SIDE), "--corpus", str(corpus_path),
-                    "--queries", str(queries_path), "--model", model_dir, "--out", str(out_path),
-                    "--modes", modes, "--threads", str(threads), "--depth", str(DEPTH)],
-                   env=env, check=True)
-    raw = json.loads(out_path.read_text(encoding="utf-8"))
-    scored: dict[str, Any] = {}
-    for mode, figures in raw.pop("modes").items():
-        quality = score_run(dataset.qrels, figures["ranked"])
-        scored[mode] = {"config": figures["config"], "model_load_s": figures["model_load_s"],
-                        "index_s": figures["index_s"], "index_cpu_s": figures["index_cpu_s"],
-                        **{name: round(value, 4) for name, value in quality.items()},
-                        **latency(figures["latencies_ms"][WARM_UP:], figures["cpu_ms"][WARM_UP:]),
-                        "queries": len(figures["ranked"])}
-    return {**raw, "load_avg_before": load_before, "load_avg_after": load(), **scored}
+        sides: dict[str, Ranker] = {
+            "bridge": lambda batch, mode=mode: bridge_block(kb, aliases, mode, batch)}
+        if mode.value in txtai.modes:
+            sides["txtai"] = lambda batch, mode=mode: txtai.rank(mode.value, batch)
+        print(f"ranking {len(queries)} queries, {mode.value}: {' / '.join(sides)}",
+              file=sys.stderr, flush=True)
+        timings = interleaved(sides, queries, block)
+        bridge[mode.value] = timings["bridge"].figures(dataset.qrels)
+        if "txtai" in timings:
+            paired = np.median(np.divide(timings["bridge"].block_p50_ms,
+                                         timings["txtai"].block_p50_ms))
+            bridge[mode.value]["paired_block_p50_ratio"] = round(float(paired), 3)
+            theirs[mode.value] = {**txtai.indexed["modes"][mode.value],
+                                  **timings["txtai"].figures(dataset.qrels)}
+    return bridge, theirs
 
 
 def compare(bridge: dict[str, Any], bridge_mode: str, txtai: dict[str, Any],
             txtai_mode: str) -> dict[str, Any]:
-    """One pairing: quality difference, Bridge/txtai ratios, and whether issue 8's goal holds."""
+    """One pairing: quality difference, Bridge/txtai ratios, and whether issue 8's goal holds.
+
+    Latency counts as no worse when the paired ratio (the median over interleaved blocks of
+    Bridge's block p50 over txtai's) and the p99 ratio are at most 1; a pairing of two
+    different modes was not interleaved, so its p50 ratio stands in for the paired one.
+    """
     ours, theirs = bridge[bridge_mode], txtai[txtai_mode]
     ratios = {"index_time_ratio": bridge["index_s"] / theirs["index_s"],
               "index_cpu_ratio": bridge["index_cpu_s"] / theirs["index_cpu_s"],
               "p50_ratio": ours["p50_ms"] / theirs["p50_ms"],
+              "paired_block_p50_ratio": (ours["paired_block_p50_ratio"]
+                                         if bridge_mode == txtai_mode else None),
               "p99_ratio": ours["p99_ms"] / theirs["p99_ms"],
               "query_cpu_p50_ratio": ours["cpu_p50_ms"] / theirs["cpu_p50_ms"]}
+    p50 = ratios["paired_block_p50_ratio"] or ratios["p50_ratio"]
     diff = ours["ndcg_at_10"] - theirs["ndcg_at_10"]
     return {"bridge": bridge_mode, "txtai": txtai_mode, "ndcg_at_10_diff": round(diff, 4),
-            **{name: round(value, 3) for name, value in ratios.items()},
+            **{name: value if value is None else round(value, 3)
+               for name, value in ratios.items()},
             "goal_met": {"better_quality": diff > 0,
                          "index_time_no_worse": ratios["index_time_ratio"] <= 1,
                          "index_cpu_no_worse": ratios["index_cpu_ratio"] <= 1,
-                         "latency_no_worse": max(ratios["p50_ratio"], ratios["p99_ratio"]) <= 1,
+                         "latency_no_worse": max(p50, ratios["p99_ratio"]) <= 1,
                          "query_cpu_no_worse": ratios["query_cpu_p50_ratio"] <= 1}}
 
 
@@ -259,25 +324,35 @@ def main() -> None:
                         help="torch (and FAISS/OpenMP) threads on both sides (default 1)")
     parser.add_argument("--txtai-modes", default="dense,hybrid",
                         help="txtai indexes to build: dense, hybrid or both (each embeds anew)")
+    parser.add_argument("--block", type=int, default=BLOCK,
+                        help=f"queries a side ranks before the other takes over (default {BLOCK})")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
 
     settings = Settings(torch_threads=args.threads)
-    faiss.omp_set_num_threads(args.threads)
     full = load_dataset(args.dataset, args.split)
     dataset = limited(full, args.limit_queries, args.limit_docs)
     model_dir = resolve_model(settings.model, settings.cache_dir)
     with tempfile.TemporaryDirectory(prefix="bridge-vs-txtai-") as tmp:
         workdir = Path(tmp)
-        bridge = run_bridge(args.dataset, dataset, settings, workdir)
-        txtai = run_txtai(dataset, model_dir, args.threads, args.txtai_modes, workdir)
+        kb, aliases, bridge = run_bridge(args.dataset, dataset, settings, workdir)
+        side = TxtaiSide(dataset, model_dir, args.threads, args.txtai_modes, workdir)
+        try:
+            txtai = {key: value for key, value in side.indexed.items() if key != "modes"}
+            txtai["load_avg_before"] = side.load_before
+            modes, txtai_modes = run_queries(kb, aliases, side, dataset, args.block)
+        finally:
+            side.close()
+    bridge.update(modes)
+    txtai.update({"load_avg_after": load(), **txtai_modes})
     pairs = [(b, t) for b, t in (("dense", "dense"), ("hybrid", "hybrid"), ("hybrid", "dense"))
              if t in txtai]
     emit({
         "what": "Knowledge Bridge vs txtai on one BEIR set, same model folder, same e5 prefixes,"
                 " same threads, same queries and scoring (ir_measures via "
                 "api.evaluation.score_run); index time excludes model loading; latency is per "
-                "query, sequential, after a warm-up; ratios are Bridge/txtai, diffs Bridge-txtai",
+                "query, sequential, after a warm-up, in blocks alternating between the two "
+                "engines; ratios are Bridge/txtai, diffs Bridge-txtai",
         "dataset": dataset.name, "split": args.split,
         "documents": len(dataset.corpus), "documents_in_set": len(full.corpus),
         "queries": len(dataset.queries), "queries_in_set": len(full.queries),

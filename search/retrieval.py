@@ -125,7 +125,8 @@ class Retriever:
             raise ValueError("a dense ranking needs a query read for it (Retriever.read)")
         vector = generation.centroids.center(query.vector, [query.language])
         scores, ids = generation.index.search(vector, depth, allowed)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return [(i, s) for i, s in zip(ids[0].tolist(), scores[0].tolist(), strict=True)
+                if i >= 0]
 
     # --- steps 4-5 ----------------------------------------------------------------
     def rank(self, query: Query, filters: Filters | None, depth: int,

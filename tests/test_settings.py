@@ -38,3 +38,22 @@ def test_bad_values_are_refused_with_the_field_named(monkeypatch) -> None:
     monkeypatch.setenv("BRIDGE_CHUNK_TOKENS", "5")
     with pytest.raises(ValidationError, match="chunk_tokens"):
         Settings()
+
+
+def test_torch_threads_caps_faiss_too(settings_for, encoder) -> None:
+    """One setting bounds both engines' CPU threads: a search thread of FAISS left spinning
+    would take the core the encoder was kept off."""
+    import faiss
+    import torch
+
+    from api.app import open_knowledge_base
+
+    before = torch.get_num_threads(), faiss.omp_get_max_threads()
+    try:
+        torch.set_num_threads(2)
+        faiss.omp_set_num_threads(2)
+        open_knowledge_base(settings_for("threads", torch_threads=1))
+        assert (torch.get_num_threads(), faiss.omp_get_max_threads()) == (1, 1)
+    finally:
+        torch.set_num_threads(before[0])
+        faiss.omp_set_num_threads(before[1])
