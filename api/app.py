@@ -18,7 +18,7 @@ from api.limits import BodyLimit
 from api.observability import install_observability
 from api.reindex import add_reindex_job, configured_roots, schedule_trigger
 from api.routers import admin, bridges, documents, health, pages, search
-from search.embedding import load_encoder
+from search.embedding import configured_encoder
 from search.knowledge_base import KnowledgeBase
 from search.records import valid_utf8
 from search.settings import Settings, get_settings
@@ -37,9 +37,7 @@ def open_knowledge_base(settings: Settings) -> KnowledgeBase:
 
         torch.set_num_threads(settings.torch_threads)
         faiss.omp_set_num_threads(settings.torch_threads)
-    encoder = load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size,
-                           settings.encoder_precision)
-    return KnowledgeBase(settings, encoder)
+    return KnowledgeBase(settings, configured_encoder(settings))
 
 
 def _reindex_scheduler(kb: KnowledgeBase) -> BackgroundScheduler:

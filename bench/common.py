@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from search.embedding import Encoder, load_encoder
+from search.embedding import Encoder, configured_encoder
 from search.knowledge_base import KnowledgeBase
 from search.settings import Settings
 
@@ -27,8 +27,7 @@ def scratch_knowledge_base(data_dir: Path | None = None, **overrides: Any) -> Kn
 
 
 def encoder(settings: Settings) -> Encoder:
-    return load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size,
-                        settings.encoder_precision)
+    return configured_encoder(settings)
 
 
 def percentile(values: list[float], q: float) -> float:

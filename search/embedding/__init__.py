@@ -4,6 +4,6 @@ It lives in ``search`` because a knowledge base is tied to the vector space of
 one model: ingest embeds passages and search embeds queries with the same one.
 """
 
-from search.embedding.encoder import Encoder, load_encoder
+from search.embedding.encoder import Encoder, configured_encoder, load_encoder
 
-__all__ = ["Encoder", "load_encoder"]
+__all__ = ["Encoder", "configured_encoder", "load_encoder"]

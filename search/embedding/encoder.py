@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -10,10 +11,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from search.embedding.models import FULL_PRECISION, Precision, model_id, resolve_model
+from search.embedding.models import (
+    FULL_PRECISION,
+    Precision,
+    QueryRuntime,
+    model_id,
+    resolve_model,
+)
+from search.embedding.onnx_query import OnnxQueries, graph_path
 
 if TYPE_CHECKING:
     from torch import nn
+
+    from search.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +67,8 @@ class Encoder:
     """
 
     def __init__(self, name: str, cache_dir: Path, batch_size: int = 32,
-                 precision: Precision = FULL_PRECISION, device: str = "cpu") -> None:
+                 precision: Precision = FULL_PRECISION, device: str = "cpu",
+                 query_runtime: QueryRuntime = "onnx") -> None:
         from sentence_transformers import SentenceTransformer
 
         self.model_id = model_id(name, precision)
@@ -67,7 +78,8 @@ class Encoder:
             # PyTorch's dynamically quantised layers have CPU kernels only.
             log.warning("an int8 encoder runs on the CPU, not on %s", device)
             device = "cpu"
-        self._model = SentenceTransformer(resolve_model(name, cache_dir), device=device)
+        folder = resolve_model(name, cache_dir)
+        self._model = SentenceTransformer(folder, device=device)
         if precision == "int8":
             quantise_int8(self._model)
         if not self._model.prompts.get("query") and "e5" in self.model_id.lower():
@@ -78,6 +90,13 @@ class Encoder:
         self.tokenizer = self._model.tokenizer
         # The Rust tokenizer counts without the "sequence too long" warnings.
         self._backend = self.tokenizer.backend_tokenizer
+        # ONNX Runtime serves float32 CPU queries (search.embedding.onnx_query); it is
+        # loaded at the first query, so an ingest never pays for the export.
+        self._onnx_graph = (graph_path(Path(folder), cache_dir)
+                            if query_runtime == "onnx" and precision == FULL_PRECISION
+                            and device == "cpu" else None)
+        self._onnx: OnnxQueries | None = None
+        self._onnx_lock = threading.Lock()
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         if not texts:
@@ -112,12 +131,37 @@ class Encoder:
         import torch
         from sentence_transformers.util import batch_to_device
 
+        features = self._model.preprocess([text], prompt=self._model.prompts.get("query"))
+        onnx = self._onnx_queries()
+        if onnx is not None:
+            return onnx.encode(features)
         with torch.inference_mode():
-            features = self._model.preprocess([text], prompt=self._model.prompts.get("query"))
             features = batch_to_device(features, self._model.device)
             vector = self._model(features)["sentence_embedding"]
             vector = torch.nn.functional.normalize(vector, p=2, dim=1)
         return np.ascontiguousarray(vector.cpu().numpy(), dtype=np.float32)
+
+    @property
+    def query_runtime(self) -> QueryRuntime:
+        """What embeds queries now: "onnx" once its session is up, else "torch"."""
+        return "onnx" if self._onnx is not None else "torch"
+
+    def _onnx_queries(self) -> OnnxQueries | None:
+        """The ONNX Runtime session, created at the first query; None where queries run on
+        torch (by setting, for int8 or a GPU, or because the session could not be made)."""
+        if self._onnx is not None or self._onnx_graph is None:
+            return self._onnx
+        import torch
+
+        with self._onnx_lock:
+            if self._onnx is None and self._onnx_graph is not None:
+                try:
+                    self._onnx = OnnxQueries.load(self._model, self._onnx_graph,
+                                                  torch.get_num_threads())
+                except Exception as exc:  # queries still work on torch
+                    log.warning("queries run on torch: no ONNX Runtime session (%s)", exc)
+                    self._onnx_graph = None
+        return self._onnx
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text``, without special tokens or prompt."""
@@ -126,10 +170,19 @@ class Encoder:
 
 @lru_cache(maxsize=4)
 def load_encoder(name: str, cache_dir: Path, batch_size: int = 32,
-                 precision: Precision = FULL_PRECISION, device: str = "cpu") -> Encoder:
-    """Load a model once per process (per precision and device); later calls share it.
+                 precision: Precision = FULL_PRECISION, device: str = "cpu",
+                 query_runtime: QueryRuntime = "onnx") -> Encoder:
+    """Load a model once per process (per precision, device and query runtime); later calls
+    share it.
 
     ``device`` is a torch device: "cpu" everywhere but in a Ray encoder actor given a GPU.
     """
     log.info("loading embedding model %s (%s, %s)", name, precision, device)
-    return Encoder(name, cache_dir, batch_size, precision, device)
+    return Encoder(name, cache_dir, batch_size, precision, device, query_runtime)
+
+
+def configured_encoder(settings: Settings) -> Encoder:
+    """The encoder ``settings`` describe (model, batch, precision, query runtime), shared
+    per process as ``load_encoder`` shares it."""
+    return load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size,
+                        settings.encoder_precision, query_runtime=settings.query_runtime)

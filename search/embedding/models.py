@@ -22,6 +22,8 @@ MINILM = "all-MiniLM-L6-v2"
 Precision = Literal["float32", "int8"]
 """The encoder's arithmetic: ``int8`` is the opt-in fast mode (see ``Encoder``)."""
 FULL_PRECISION: Precision = "float32"
+QueryRuntime = Literal["onnx", "torch"]
+"""What embeds a search's query: ONNX Runtime by default (see ``search.embedding.onnx_query``)."""
 
 
 def _e5_small(cache_dir: Path) -> Path:
