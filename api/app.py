@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.kb = open_knowledge_base(settings)
+        threading.Thread(target=app.state.kb.encoder.prepare_queries, name="query-encoder",
+                         daemon=True).start()  # searches wait for it only if it is not done
         app.state.keys = KeyStore(app.state.kb.store)
         app.state.scheduler = _reindex_scheduler(app.state.kb) if settings.reindex_cron else None
         yield

@@ -146,6 +146,11 @@ class Encoder:
         """What embeds queries now: "onnx" once its session is up, else "torch"."""
         return "onnx" if self._onnx is not None else "torch"
 
+    def prepare_queries(self) -> None:
+        """Make the query session now (exporting the graph if it is new) rather than at the
+        first query: a server calls it in the background as it starts."""
+        self._onnx_queries()
+
     def _onnx_queries(self) -> OnnxQueries | None:
         """The ONNX Runtime session, created at the first query; None where queries run on
         torch (by setting, for int8 or a GPU, or because the session could not be made)."""
