@@ -334,6 +334,7 @@ def evaluate(dataset_dir: Path, split: str, modes: list[SearchMode], settings: S
     ingest = Ingestor(kb).run([scratch / SCRATCH_FILES],
                               progress=lambda files: wrap(files, "ingest"))
     aliases = same_content(dataset.corpus, ids)
+    kb.encoder.prepare_queries()  # every judged query follows: worth the session's load
     results = [run_mode(kb, dataset, aliases, SearchMode(mode), wrap)
                for mode in dict.fromkeys(modes)]
     return EvalReport(

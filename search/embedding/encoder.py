@@ -90,8 +90,8 @@ class Encoder:
         self.tokenizer = self._model.tokenizer
         # The Rust tokenizer counts without the "sequence too long" warnings.
         self._backend = self.tokenizer.backend_tokenizer
-        # ONNX Runtime serves float32 CPU queries (search.embedding.onnx_query); it is
-        # loaded at the first query, so an ingest never pays for the export.
+        # ONNX Runtime serves float32 CPU queries (search.embedding.onnx_query) once
+        # ``prepare_queries`` loads it, so an ingest never pays for the export.
         self._onnx_graph = (graph_path(Path(folder), cache_dir)
                             if query_runtime == "onnx" and precision == FULL_PRECISION
                             and device == "cpu" else None)
@@ -122,19 +122,20 @@ class Encoder:
     def encode_query(self, text: str) -> np.ndarray:
         """The unit vector (one row) of the query a user is waiting on.
 
-        It goes straight through the model's own steps (``preprocess``, forward,
-        normalise) rather than ``encode``, whose per-call bookkeeping (a device check
-        over every parameter, ``eval()`` over every module, sorting by length) cost
-        3-6 ms of a 45-55 ms single-thread query and buys nothing for one text. The
-        vector is the same (``tests/test_model_conversion.py``).
+        The tokens go through the exported pipeline in ONNX Runtime once
+        ``prepare_queries`` has run (``search.embedding.onnx_query``), or else straight
+        through the model's own steps (forward, normalise) rather than ``encode``, whose
+        per-call bookkeeping (a device check over every parameter, ``eval()`` over every
+        module, sorting by length) cost 3-6 ms of a 45-55 ms single-thread query and buys
+        nothing for one text. Either
+        way the vector is ``encode_queries``' (``tests/test_model_conversion.py``).
         """
         import torch
         from sentence_transformers.util import batch_to_device
 
         features = self._model.preprocess([text], prompt=self._model.prompts.get("query"))
-        onnx = self._onnx_queries()
-        if onnx is not None:
-            return onnx.encode(features)
+        if self._onnx is not None:
+            return self._onnx.encode(features)
         with torch.inference_mode():
             features = batch_to_device(features, self._model.device)
             vector = self._model(features)["sentence_embedding"]
@@ -143,19 +144,19 @@ class Encoder:
 
     @property
     def query_runtime(self) -> QueryRuntime:
-        """What embeds queries now: "onnx" once its session is up, else "torch"."""
+        """What embeds queries now: "onnx" once ``prepare_queries`` made its session, else
+        "torch"."""
         return "onnx" if self._onnx is not None else "torch"
 
     def prepare_queries(self) -> None:
-        """Make the query session now (exporting the graph if it is new) rather than at the
-        first query: a server calls it in the background as it starts."""
-        self._onnx_queries()
-
-    def _onnx_queries(self) -> OnnxQueries | None:
-        """The ONNX Runtime session, created at the first query; None where queries run on
-        torch (by setting, for int8 or a GPU, or because the session could not be made)."""
+        """Make the ONNX Runtime session (exporting the graph if it is new), after which
+        ``encode_query`` uses it. Long-running processes call it: the server as it starts
+        (in the background), ``bridge eval``, the benchmarks. A one-shot ``bridge search``
+        does not: loading the session (about 1.5 s) would cost more than it saves on one
+        query. Nothing happens where queries run on torch by setting, for int8 or a GPU,
+        or once the session could not be made (logged)."""
         if self._onnx is not None or self._onnx_graph is None:
-            return self._onnx
+            return
         import torch
 
         with self._onnx_lock:
@@ -166,7 +167,6 @@ class Encoder:
                 except Exception as exc:  # queries still work on torch
                     log.warning("queries run on torch: no ONNX Runtime session (%s)", exc)
                     self._onnx_graph = None
-        return self._onnx
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text``, without special tokens or prompt."""

@@ -1,0 +1,89 @@
+"""One query's embedding: ONNX Runtime (the default ``query_runtime``) against torch.
+
+    python -m bench.query_encoding [--threads 1] [--queries 200] [--block 25]
+        [--dataset ../shared/data/scifact_train --split train] [--json-out FILE]
+
+Both encoders load the same model in this process; each query is embedded alone, as a
+search embeds it, in blocks that alternate between the two runtimes (so a slow spell of a
+shared machine falls on both). Prints the p50/p99 of each, their ratio and the largest
+difference between the two vectors of a query. The queries are the planted ones of
+``corpus/`` (every language the demo has), or a BEIR set's with ``--dataset``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from bench.common import CORPUS, emit, encoder
+from search.embedding import Encoder
+from search.settings import Settings
+
+
+def planted_queries() -> list[str]:
+    planted = yaml.safe_load((CORPUS / "planted.yaml").read_text(encoding="utf-8"))
+    return [f[key] for f in planted for key in ("query_en", "query_local")]
+
+
+def timed(encoders: dict[str, Encoder], queries: list[str], block: int
+          ) -> dict[str, list[float]]:
+    """Milliseconds per query for each runtime, blocks alternating (A B, B A, ...)."""
+    times: dict[str, list[float]] = {name: [] for name in encoders}
+    for n, start in enumerate(range(0, len(queries), block)):
+        order = list(encoders) if n % 2 == 0 else list(reversed(encoders))
+        for name in order:
+            for text in queries[start:start + block]:
+                started = time.perf_counter()
+                encoders[name].encode_query(text)
+                times[name].append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch / ONNX Runtime threads")
+    parser.add_argument("--queries", type=int, default=200, help="queries timed (cycled)")
+    parser.add_argument("--block", type=int, default=25)
+    parser.add_argument("--dataset", type=Path, help="a BEIR folder (default: corpus/ queries)")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--json-out", type=Path)
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)  # before the ONNX session: it takes torch's count
+    if args.dataset:
+        from api.evaluation import load_dataset
+
+        pool = list(load_dataset(args.dataset, args.split).queries.values())
+    else:
+        pool = planted_queries()
+    queries = list(islice((pool * (args.queries // len(pool) + 1)), args.queries))
+    settings = Settings()
+    encoders = {runtime: encoder(settings.model_copy(update={"query_runtime": runtime}))
+                for runtime in ("onnx", "torch")}
+    for runtime, one in encoders.items():
+        one.prepare_queries()
+        one.encode_query("warm up")
+        assert one.query_runtime == runtime, f"{runtime} queries fell back to {one.query_runtime}"
+    difference = max(float(np.abs(encoders["onnx"].encode_query(q)
+                                  - encoders["torch"].encode_query(q)).max())
+                     for q in queries[:50])
+    times = timed(encoders, queries, args.block)
+    figures = {name: {"p50_ms": round(float(np.percentile(t, 50)), 2),
+                      "p99_ms": round(float(np.percentile(t, 99)), 2)}
+               for name, t in times.items()}
+    emit({"what": "one query embedded alone, blocks alternating between runtimes",
+          "model": settings.model, "threads": args.threads, "queries": len(queries),
+          "source": str(args.dataset or CORPUS / "planted.yaml"), **figures,
+          "p50_ratio_onnx_over_torch": round(figures["onnx"]["p50_ms"]
+                                             / figures["torch"]["p50_ms"], 3),
+          "max_abs_difference": difference}, args.json_out)
+
+
+if __name__ == "__main__":
+    main()
