@@ -92,9 +92,9 @@ class Encoder:
         self._backend = self.tokenizer.backend_tokenizer
         # ONNX Runtime serves float32 CPU queries (search.embedding.onnx_query) once
         # ``prepare_queries`` loads it, so an ingest never pays for the export.
-        self._onnx_graph = (graph_path(Path(folder), cache_dir)
-                            if query_runtime == "onnx" and precision == FULL_PRECISION
-                            and device == "cpu" else None)
+        self._folder, self._cache_dir = Path(folder), cache_dir
+        self._onnx_wanted = (query_runtime == "onnx" and precision == FULL_PRECISION
+                             and device == "cpu")
         self._onnx: OnnxQueries | None = None
         self._onnx_lock = threading.Lock()
 
@@ -127,8 +127,8 @@ class Encoder:
         through the model's own steps (forward, normalise) rather than ``encode``, whose
         per-call bookkeeping (a device check over every parameter, ``eval()`` over every
         module, sorting by length) cost 3-6 ms of a 45-55 ms single-thread query and buys
-        nothing for one text. Either
-        way the vector is ``encode_queries``' (``tests/test_model_conversion.py``).
+        nothing for one text. Either way the vector is ``encode_queries``'
+        (``tests/test_model_conversion.py``).
         """
         import torch
         from sentence_transformers.util import batch_to_device
@@ -155,18 +155,19 @@ class Encoder:
         does not: loading the session (about 1.5 s) would cost more than it saves on one
         query. Nothing happens where queries run on torch by setting, for int8 or a GPU,
         or once the session could not be made (logged)."""
-        if self._onnx is not None or self._onnx_graph is None:
+        if self._onnx is not None or not self._onnx_wanted:
             return
         import torch
 
         with self._onnx_lock:
-            if self._onnx is None and self._onnx_graph is not None:
+            if self._onnx is None and self._onnx_wanted:
                 try:
-                    self._onnx = OnnxQueries.load(self._model, self._onnx_graph,
-                                                  torch.get_num_threads())
+                    self._onnx = OnnxQueries.load(
+                        self._model, graph_path(self._folder, self._cache_dir),
+                        torch.get_num_threads())
                 except Exception as exc:  # queries still work on torch
                     log.warning("queries run on torch: no ONNX Runtime session (%s)", exc)
-                    self._onnx_graph = None
+                    self._onnx_wanted = False
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text``, without special tokens or prompt."""

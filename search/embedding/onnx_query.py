@@ -64,16 +64,18 @@ class OnnxQueries:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+
+        def session() -> OnnxQueries:
+            return cls(onnxruntime.InferenceSession(str(path), options,
+                                                    providers=["CPUExecutionProvider"]), inputs)
+
         if path.is_file():
             try:
-                return cls(onnxruntime.InferenceSession(str(path), options,
-                                                        providers=["CPUExecutionProvider"]),
-                           inputs)
+                return session()
             except Exception as exc:  # an unreadable graph is exported anew
                 log.warning("re-exporting the query graph %s: %s", path, exc)
         export(model, inputs, path)
-        return cls(onnxruntime.InferenceSession(str(path), options,
-                                                providers=["CPUExecutionProvider"]), inputs)
+        return session()
 
     def encode(self, features: dict) -> np.ndarray:
         """The unit vectors of tokenised texts (``SentenceTransformer.preprocess``)."""
