@@ -30,6 +30,23 @@ def encoder(settings: Settings) -> Encoder:
     return configured_encoder(settings)
 
 
+def chunk_texts(kb: KnowledgeBase, folder: Path) -> list[str]:
+    """The texts of the chunks an ingest of ``folder`` embeds, prepared (parsed, chunked)
+    once in this process; files that fail to prepare are left out, as an ingest does."""
+    from ingest.discovery import Root, discover
+    from ingest.pipeline import Ingestor
+
+    preparer = Ingestor(kb).preparer
+    files, _ = discover([Root(folder)])
+    texts: list[str] = []
+    for file in files:
+        try:
+            texts.extend(chunk.text for chunk in preparer.prepare(file, "-")[1])
+        except Exception:  # a broken file: reported by a real ingest, skipped here
+            continue
+    return texts
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]

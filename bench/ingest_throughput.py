@@ -16,8 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from bench.common import CORPUS, scratch_knowledge_base
-from ingest.discovery import Root, discover
+from bench.common import CORPUS, chunk_texts, scratch_knowledge_base
 from ingest.engines import LocalEngine
 from ingest.pipeline import Ingestor
 from search.settings import Settings
@@ -32,14 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     kb = scratch_knowledge_base()
-    ingestor = Ingestor(kb)
-    files, _ = discover([Root(args.folder)])
-    texts = []
-    for file in files:
-        try:
-            texts.extend(c.text for c in ingestor.preparer.prepare(file, "-")[1])
-        except Exception:
-            continue
+    texts = chunk_texts(kb, args.folder)
     kb.encoder.encode_documents(texts[:8])  # warm-up
 
     started = time.perf_counter()

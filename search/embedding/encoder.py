@@ -19,6 +19,7 @@ from search.embedding.models import (
     resolve_model,
 )
 from search.embedding.onnx_query import OnnxQueries, graph_path
+from search.embedding.tokens import plain_tokenizer
 
 if TYPE_CHECKING:
     from torch import nn
@@ -88,8 +89,9 @@ class Encoder:
         self.dimension = int(self._model.get_embedding_dimension())
         self.max_tokens = int(self._model.max_seq_length)
         self.tokenizer = self._model.tokenizer
-        # The Rust tokenizer counts without the "sequence too long" warnings.
-        self._backend = self.tokenizer.backend_tokenizer
+        # A plain copy of the Rust tokenizer counts: no "sequence too long" warnings, and no
+        # padding or truncation left behind by an encode (search.embedding.tokens).
+        self._counter = plain_tokenizer(self.tokenizer.backend_tokenizer)
         # ONNX Runtime serves float32 CPU queries (search.embedding.onnx_query) once
         # ``prepare_queries`` loads it, so an ingest never pays for the export.
         self._folder, self._cache_dir = Path(folder), cache_dir
@@ -99,17 +101,28 @@ class Encoder:
         self._onnx_lock = threading.Lock()
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self._model.encode(
-            texts,
-            prompt_name=prompt if self._model.prompts.get(prompt) else None,
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        """Unit vectors in the order of ``texts``, embedded in batches of similar token counts.
+
+        Every text of a batch is padded to its longest, and the padding costs as much as
+        real tokens. sentence-transformers groups a call's texts by characters, a poor proxy
+        for tokens: on SciFact chunks (groups of 512, as an ingest embeds them) its batches
+        ran 13.9% padding, against 3.4% grouped by token count here, which embedded them in
+        0.87x the time (``bench/passage_batching.py``).
+        """
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        counts = [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=False)]
+        longest_first = np.argsort(counts, kind="stable")[::-1]
+        for start in range(0, len(texts), self.batch_size):
+            rows = longest_first[start:start + self.batch_size]
+            vectors[rows] = self._model.encode(
+                [texts[row] for row in rows],
+                prompt_name=prompt if self._model.prompts.get(prompt) else None,
+                batch_size=len(rows),
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return vectors
 
     def encode_documents(self, texts: list[str]) -> np.ndarray:
         """Unit vectors for passages (chunks), one row per text."""
@@ -171,7 +184,7 @@ class Encoder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text``, without special tokens or prompt."""
-        return len(self._backend.encode(text, add_special_tokens=False).ids)
+        return len(self._counter.encode(text, add_special_tokens=False).ids)
 
 
 @lru_cache(maxsize=4)
