@@ -19,7 +19,7 @@ from ingest.document import ParsedDocument, ParseError
 from ingest.metadata import MetadataError, resolve_metadata
 from ingest.parsers import DEFAULT_LIMITS, ParseLimits, parse_file
 from search.embedding.models import resolve_model
-from search.embedding.tokens import plain_tokenizer
+from search.embedding.tokens import PlainTokens
 from search.language import LanguageDetector
 from search.records import DocumentMeta, FileStat, NewChunk
 from search.settings import Settings
@@ -97,8 +97,7 @@ def _tokenizer_counter(model: str) -> TokenCounter:
         from transformers import AutoTokenizer
 
         backend = AutoTokenizer.from_pretrained(model).backend_tokenizer
-    counter = plain_tokenizer(backend)
-    return lambda text: len(counter.encode(text, add_special_tokens=False).ids)
+    return PlainTokens(backend).count
 
 
 class Preparer:

@@ -19,7 +19,7 @@ from search.embedding.models import (
     resolve_model,
 )
 from search.embedding.onnx_query import OnnxQueries, graph_path
-from search.embedding.tokens import plain_tokenizer
+from search.embedding.tokens import PlainTokens
 
 if TYPE_CHECKING:
     from torch import nn
@@ -91,7 +91,7 @@ class Encoder:
         self.tokenizer = self._model.tokenizer
         # A plain copy of the Rust tokenizer counts: no "sequence too long" warnings, and no
         # padding or truncation left behind by an encode (search.embedding.tokens).
-        self._counter = plain_tokenizer(self.tokenizer.backend_tokenizer)
+        self._tokens = PlainTokens(self.tokenizer.backend_tokenizer)
         # ONNX Runtime serves float32 CPU queries (search.embedding.onnx_query) once
         # ``prepare_queries`` loads it, so an ingest never pays for the export.
         self._folder, self._cache_dir = Path(folder), cache_dir
@@ -110,13 +110,13 @@ class Encoder:
         0.87x the time (``bench/passage_batching.py``).
         """
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        counts = [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=False)]
-        longest_first = np.argsort(counts, kind="stable")[::-1]
+        longest_first = np.argsort(self._tokens.counts(texts), kind="stable")[::-1]
+        prompt_name = prompt if self._model.prompts.get(prompt) else None
         for start in range(0, len(texts), self.batch_size):
             rows = longest_first[start:start + self.batch_size]
             vectors[rows] = self._model.encode(
                 [texts[row] for row in rows],
-                prompt_name=prompt if self._model.prompts.get(prompt) else None,
+                prompt_name=prompt_name,
                 batch_size=len(rows),
                 normalize_embeddings=True,
                 convert_to_numpy=True,
@@ -184,7 +184,7 @@ class Encoder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text``, without special tokens or prompt."""
-        return len(self._counter.encode(text, add_special_tokens=False).ids)
+        return self._tokens.count(text)
 
 
 @lru_cache(maxsize=4)

@@ -8,17 +8,25 @@ if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
 
-def plain_tokenizer(backend: Tokenizer) -> Tokenizer:
-    """A copy of the Rust ``backend`` that neither pads nor truncates.
+class PlainTokens:
+    """Counts tokens (without special tokens or prompt) on a copy of the Rust ``backend``
+    that neither pads nor truncates.
 
     A transformers tokenizer sets padding and truncation on its backend at every call and
     leaves them there, so after sentence-transformers has encoded one batch, the shared
     backend pads every text of an ``encode_batch`` to the longest (all counts equal) and
     stops counting at the model's limit. Counting on a copy keeps the counts true.
     """
-    from tokenizers import Tokenizer
 
-    copy = Tokenizer.from_str(backend.to_str())
-    copy.no_padding()
-    copy.no_truncation()
-    return copy
+    def __init__(self, backend: Tokenizer) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_str(backend.to_str())
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+
+    def count(self, text: str) -> int:
+        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+
+    def counts(self, texts: list[str]) -> list[int]:
+        return [len(e.ids) for e in self._tokenizer.encode_batch(texts, add_special_tokens=False)]
