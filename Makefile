@@ -18,14 +18,20 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,cluster]'
 	touch $@
 
-# The web page's tests drive Debian's Chromium (Playwright, with executable_path); `make
-# test` installs it, as root, from Debian's packages (no browser download from elsewhere).
+# System packages, as root from Debian's: Tesseract reads scanned pages and picture slides
+# (OCR, with the offices' languages); the web page's tests drive Chromium (Playwright, with
+# executable_path: no browser download from elsewhere).
+OCR_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-fra tesseract-ocr-deu tesseract-ocr-spa
+
+/usr/bin/tesseract:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(OCR_PACKAGES)
+
 /usr/bin/chromium:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
 # A laptop demo: read access is open to this machine (loopback) without a key; uploads,
 # re-indexing, admin routes and every other client still need an API key.
-demo: install
+demo: install /usr/bin/tesseract
 	$(BIN)/bridge ingest corpus/
 	@echo "demo: reading is open to this machine without an API key (BRIDGE_OPEN_READ_ON_LOOPBACK=1);"
 	@echo "      everything else needs one: $(BIN)/bridge keys create NAME --scope read --scope ingest --scope admin"
@@ -34,7 +40,7 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 
-test: lint /usr/bin/chromium
+test: lint /usr/bin/tesseract /usr/bin/chromium
 	$(BIN)/python -m pytest
 
 bench: install

@@ -79,7 +79,10 @@ def _progress(items, what: str = "files"):
 
 
 def _run_and_report(run, as_json: bool) -> None:
-    """Run an ingest or re-index; print its report, or why it could not start."""
+    """Run an ingest or re-index; print its report, or why it could not go on. One bad file
+    never stops a run (it is in the report); only the knowledge base's own trouble does."""
+    import sqlite3
+
     from search.knowledge_base import WriterBusyError
 
     try:
@@ -87,13 +90,25 @@ def _run_and_report(run, as_json: bool) -> None:
     except WriterBusyError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(3) from exc
+    except (sqlite3.Error, OSError) as exc:
+        typer.secho(f"error: the knowledge base cannot be written ({exc}); the run stopped, "
+                    "and what it published before stays searchable", fg="red", err=True)
+        raise typer.Exit(4) from exc
     if as_json:
         typer.echo(json.dumps({**report.model_dump(mode="json"),
                                "chunks_per_second": report.chunks_per_second}, indent=2))
         return
     typer.echo(report.summary())
-    for failure in report.failed:
-        typer.echo(f"  skipped {failure.path}: {failure.reason}")
+    _print_failures(report)
+
+
+def _print_failures(report, indent: str = "  ") -> None:
+    """Failed files grouped by why, each with its detail."""
+    for kind, paths in report.failures_by_kind.items():
+        typer.echo(f"{indent}{kind} ({len(paths)}):")
+        for failure in (f for f in report.failed if f.kind == kind):
+            detail = failure.reason.removeprefix(kind).removeprefix(": ")
+            typer.echo(f"{indent}  {failure.path}" + (f": {detail}" if detail else ""))
 
 
 def _sources(sources: Path | None):
@@ -164,6 +179,7 @@ def runs(
                     f"  {r.files_done}/{total} files", bold=True)
         if r.report is not None:
             typer.echo(f"    {r.report.summary()}")
+            _print_failures(r.report, indent="    ")
         if r.error:
             typer.echo(f"    error: {r.error}")
 

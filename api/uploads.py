@@ -73,8 +73,7 @@ def receive(kb: KnowledgeBase, raw_name: str | None, content: BinaryIO) -> Recei
 
 def ingest(kb: KnowledgeBase, files: list[Received], metadata: dict[str, Any]) -> list[Outcome]:
     """Ingest the stored files in one run; a file that fails is removed again."""
-    roots = [Root(path=f.stored, source=UPLOADS, defaults={"title": PurePosixPath(
-        f.client_name).stem or f.client_name}) for f in files]
+    roots = [Root(path=f.stored, source=UPLOADS, file_name=f.client_name) for f in files]
     report = Ingestor(kb, metadata).run(roots, kind="upload", trigger="api")
     failed = {str(Path(f.path).resolve()): f.reason for f in report.failed}
     duplicates = set(report.duplicates)

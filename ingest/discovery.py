@@ -22,7 +22,9 @@ class Root:
     """A folder (or file) a run reads, with what its source says about its files.
 
     ``defaults`` is metadata the source implies, weighed like a manifest at the
-    root; ``default_language`` is used only where detection finds none.
+    root; ``default_language`` is used only where detection finds none; ``file_name`` is
+    the name a single file had before it was stored under another (an upload), from which
+    its title and date are taken when the file itself says none.
     """
 
     path: Path
@@ -31,6 +33,7 @@ class Root:
     default_language: str | None = None
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    file_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,6 @@ def discover(roots: Iterable[Root]) -> tuple[list[FoundFile], list[FileFailure]]
                 and p.suffix.lower() in SUPPORTED_SUFFIXES and not _excluded(p, root)
             )
         else:
-            failures.append(FileFailure(path=str(root.path), reason="no such file or folder"))
+            failures.append(FileFailure.of(str(root.path), "no such file or folder"))
     unique = {f.source_path: f for f in reversed(found)}  # one file named two ways
     return list(reversed(unique.values())), failures

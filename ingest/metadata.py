@@ -9,10 +9,13 @@ Highest first:
    the document's configured source says (``bridge reindex``, ``ingest.sources``);
 4. YAML front matter inside the document (Markdown, text);
 5. the folder convention ``<office>/<type>/...`` (e.g. ``corpus/paris/decks/``);
-6. what the file itself says (PDF/Office properties, detected language,
-   a type implied by the format), and the file name as a last-resort title.
+6. what the file itself says: its language as detected (the language of most of its
+   text), its title and date when plausible (``ingest.titles``: else its own heading, and
+   the file name's date and words last), its declared language, a type implied by the
+   format.
 
-Region, when no source names it, follows from the office (settings).
+Offices are spelled as configured, whatever the case a source used ("PARIS" is "Paris");
+region, when no source names it, follows from the office (settings).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 import yaml
 
 from ingest.document import ParsedDocument
+from ingest.titles import canonical_office, date_from_file_name, is_plausible_date, title_for
 from search.records import DocType, DocumentMeta
 
 SIDECAR_SUFFIX = ".meta.yaml"
@@ -99,10 +103,16 @@ def _folder_convention(path: Path) -> dict[str, Any]:
     return {}
 
 
-def _file_itself(path: Path, parsed: ParsedDocument, language: str | None) -> dict[str, Any]:
+def _file_itself(path: Path, name: Path, parsed: ParsedDocument,
+                 language: str | None) -> dict[str, Any]:
+    """What the file says of itself; ``name`` is the name it had for its author (an
+    upload's original name), for the title and date of last resort."""
     found = {k: v for k, v in parsed.file_metadata.items() if k in FIELDS and v}
-    found.setdefault("title", path.stem.replace("_", " ").replace("-", " ").strip() or path.name)
-    found.setdefault("language", language)
+    found["title"] = title_for(name, parsed, found.get("title"), language)
+    found["language"] = language or found.get("language")
+    declared_date = _normalise("date", found.get("date"))
+    if declared_date is None or not is_plausible_date(declared_date):
+        found["date"] = date_from_file_name(name)
     if path.suffix.lower() in FORMAT_DOC_TYPES:
         found.setdefault("doc_type", FORMAT_DOC_TYPES[path.suffix.lower()])
     return found
@@ -135,12 +145,14 @@ def resolve_metadata(
     office_regions: dict[str, str] | None = None,
     digest: str | None = None,
     source_defaults: dict[str, Any] | None = None,
+    file_name: str | None = None,
 ) -> DocumentMeta:
     """Merge every source for ``path``; the first source naming a field wins.
 
     ``digest`` is the file's content hash when the caller has already computed it;
     ``source_defaults`` is what a configured source implies (see ``ingest.sources``),
-    weighed like a manifest at the source's root.
+    weighed like a manifest at the source's root; ``file_name`` is the name the file had
+    before it was stored under another (an upload).
     """
     sources = [
         overrides or {},
@@ -149,7 +161,8 @@ def resolve_metadata(
         source_defaults or {},
         parsed.front_matter,
         _folder_convention(path),
-        _file_itself(path, parsed, detected_language),
+        _file_itself(path, path.with_name(file_name) if file_name else path, parsed,
+                     detected_language),
     ]
     merged: dict[str, Any] = {}
     for field in FIELDS:
@@ -159,9 +172,10 @@ def resolve_metadata(
             if value is not None:
                 merged[field] = value
                 break
-    if "region" not in merged and merged.get("office"):
-        region = (office_regions or {}).get(merged["office"].lower())
-        if region:
-            merged["region"] = region
+    regions = office_regions or {}
+    if merged.get("office"):
+        merged["office"] = canonical_office(merged["office"], regions)
+        if "region" not in merged and merged["office"].lower() in regions:
+            merged["region"] = regions[merged["office"].lower()]
     return DocumentMeta(**merged, source_path=str(path.resolve()),
                         content_hash=digest or content_hash(path))

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from ingest.discovery import FoundFile, Root, discover
-from ingest.document import ParseError
 from ingest.engines import engine_for
 from ingest.engines.base import EmbeddedFile
-from ingest.metadata import MetadataError, content_hash
+from ingest.failures import failure_of, is_fatal
+from ingest.metadata import content_hash
 from ingest.preparing import Failed, PrepareJob, PrepareSpec
 from search.knowledge_base import KnowledgeBase, Writer
 from search.records import FileFailure, FileStat, Move, RunReport
@@ -101,7 +101,7 @@ class _Run:
         self.report = RunReport()
         self.jobs: dict[str, PrepareJob] = {}  # content hash -> the file that prepares it
         self.waiting: list[tuple[FoundFile, str, FileStat, PathState | None]] = []
-        self.failed_digests: dict[str, str] = {}  # content hash -> why it failed
+        self.failed_digests: dict[str, FileFailure] = {}  # content hash -> why it failed
         self.since_publish = 0
         self.known: dict[str, PathState] = {}
         self.vanished: dict[str, list[str]] = {}  # content hash -> paths gone from disk
@@ -142,26 +142,26 @@ class _Run:
                 yield file
         for outcome in self.ingestor.engine.run(list(self.jobs.values())):
             if isinstance(outcome, Failed):
-                self.failed_digests[outcome.job.digest] = outcome.reason
-                self._fail(outcome.job.file, outcome.reason)
+                self.failed_digests[outcome.job.digest] = outcome.failure
+                self._fail(outcome.failure)
                 yield outcome.job.file
             else:
                 self._put(outcome)
                 yield outcome.prepared.job.file
 
-    def _fail(self, file: FoundFile, reason: str) -> None:
-        log.warning("skipped %s: %s", file.path, reason)
-        self.report.failed.append(FileFailure(path=str(file.path), reason=reason))
+    def _fail(self, failure: FileFailure) -> None:
+        log.warning("skipped %s: %s", failure.path, failure.reason)
+        self.report.failed.append(failure)
 
     def _sort(self, file: FoundFile) -> bool:
         """Settle a file at once (unchanged, moved, a copy, unreadable) or make it a job
         for the engine; True for a job."""
         try:
             return self._sort_or_raise(file)
-        except (ParseError, MetadataError) as exc:
-            self._fail(file, exc.reason if isinstance(exc, ParseError) else str(exc))
-        except OSError as exc:
-            self._fail(file, f"cannot read: {exc.strerror or exc}")
+        except Exception as exc:  # one file's trouble is reported, and the run goes on
+            if is_fatal(exc):
+                raise
+            self._fail(failure_of(file.path, exc))
         return False
 
     def _sort_or_raise(self, file: FoundFile) -> bool:
@@ -195,16 +195,22 @@ class _Run:
                       state: PathState | None) -> None:
         """A copy of content this run prepared: linked, or failed as its original did."""
         if digest in self.failed_digests:
-            self._fail(file, self.failed_digests[digest])
-        else:
+            failure = self.failed_digests[digest]
+            self._fail(FileFailure(path=str(file.path), kind=failure.kind, reason=failure.reason))
+            return
+        try:
             self._link(file, digest, stat, state)
+        except Exception as exc:  # as in _sort: the file fails, the run goes on
+            if is_fatal(exc):
+                raise
+            self._fail(failure_of(file.path, exc))
 
     def _link(self, file: FoundFile, digest: str, stat: FileStat,
               state: PathState | None) -> None:
         """Point the path at content already stored: a move, a copy, or an edit back."""
         gone = self.vanished.get(digest)
         moved_from = gone.pop() if gone else None
-        meta = self.ingestor.preparer.describe(file, digest)[1] if moved_from else None
+        meta = self.ingestor.preparer.prepare(file, digest)[0] if moved_from else None
         self.writer.link(file.source_path, digest, stat, file.root.source, meta)
         if moved_from:
             self.writer.delete(moved_from)  # applied after the link: the content stays
@@ -224,6 +230,8 @@ class _Run:
             prepared.meta.source_path)
         self.report.chunks_embedded += embedded.embedded
         self.report.chunks_indexed += len(prepared.chunks)
+        self.report.ocr_images += prepared.ocr.images
+        self.report.ocr_seconds = round(self.report.ocr_seconds + prepared.ocr.seconds, 3)
         self.since_publish += len(prepared.chunks)
         if self.since_publish >= self.ingestor.commit_every:
             self.writer.publish()

@@ -9,20 +9,26 @@ or a :class:`Failed` one with its reason.
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ingest.chunking import Chunker, TokenCounter
 from ingest.discovery import FoundFile
-from ingest.document import ParsedDocument, ParseError
-from ingest.metadata import MetadataError, resolve_metadata
+from ingest.document import OcrWork, ParsedDocument, ParseError
+from ingest.failures import failure_of
+from ingest.metadata import resolve_metadata
+from ingest.ocr import DEFAULT_OCR, OcrOptions
 from ingest.parsers import DEFAULT_LIMITS, ParseLimits, parse_file
 from search.embedding.models import resolve_model
 from search.embedding.tokens import PlainTokens
 from search.language import LanguageDetector
-from search.records import DocumentMeta, FileStat, NewChunk
+from search.records import DocumentMeta, FileFailure, FileStat, NewChunk
 from search.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -42,6 +48,7 @@ class Prepared:
     job: PrepareJob
     meta: DocumentMeta
     chunks: list[NewChunk]
+    ocr: OcrWork = field(default_factory=OcrWork)
 
 
 @dataclass(frozen=True)
@@ -49,7 +56,7 @@ class Failed:
     """A file that could not be prepared, and why (reported, never fatal)."""
 
     job: PrepareJob
-    reason: str
+    failure: FileFailure
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,7 @@ class PrepareSpec:
     office_regions: dict[str, str]
     overrides: dict[str, Any] = field(default_factory=dict)
     limits: ParseLimits = DEFAULT_LIMITS
+    ocr: OcrOptions = DEFAULT_OCR
 
     @classmethod
     def from_settings(cls, settings: Settings, overrides: dict[str, Any] | None) -> PrepareSpec:
@@ -74,6 +82,7 @@ class PrepareSpec:
             office_regions=dict(settings.office_regions),
             overrides={k: v for k, v in (overrides or {}).items() if v},
             limits=ParseLimits(settings.max_unzipped_bytes, settings.max_pdf_pages),
+            ocr=OcrOptions.from_settings(settings),
         )
 
     def preparer(self, count_tokens: TokenCounter | None = None) -> Preparer:
@@ -82,7 +91,7 @@ class PrepareSpec:
             Chunker(count_tokens or _tokenizer_counter(self.tokenizer), self.chunk_tokens,
                     self.overlap_tokens),
             LanguageDetector(list(self.languages)), self.overrides, self.office_regions,
-            self.limits)
+            self.limits, self.ocr)
 
 
 def _tokenizer_counter(model: str) -> TokenCounter:
@@ -101,43 +110,55 @@ def _tokenizer_counter(model: str) -> TokenCounter:
 
 
 class Preparer:
-    """Parses one file, within ``limits``, and turns it into metadata and chunks with
-    languages."""
+    """Parses one file, within ``limits``, reading scans and pictures as ``ocr`` says, and
+    turns it into metadata and chunks with languages."""
 
     def __init__(self, chunker: Chunker, languages: LanguageDetector,
                  overrides: dict[str, Any], office_regions: dict[str, str],
-                 limits: ParseLimits = DEFAULT_LIMITS) -> None:
+                 limits: ParseLimits = DEFAULT_LIMITS, ocr: OcrOptions = DEFAULT_OCR) -> None:
         self.chunker = chunker
         self.languages = languages
         self.overrides = overrides
         self.office_regions = office_regions
         self.limits = limits
+        self.ocr = ocr
 
-    def describe(self, file: FoundFile, digest: str) -> tuple[ParsedDocument, DocumentMeta]:
-        parsed = parse_file(file.path, self.limits)
-        language = self.languages.detect(_language_sample(parsed)) or file.root.default_language
-        meta = resolve_metadata(file.path, parsed, language, self.overrides, self.office_regions,
-                                digest, file.root.defaults)
-        return parsed, meta
-
-    def prepare(self, file: FoundFile, digest: str) -> tuple[DocumentMeta, list[NewChunk]]:
-        parsed, meta = self.describe(file, digest)
-        chunks = self.chunker.chunk(parsed, meta.language)
+    def prepare(self, file: FoundFile, digest: str
+                ) -> tuple[DocumentMeta, list[NewChunk], OcrWork]:
+        """The file parsed, chunked and described, with what OCR read of it. Its language
+        is that of most of its text (chunks weighed by tokens) unless a source declares one.
+        """
+        parsed = parse_file(file.path, self.limits, self.ocr)
+        guess = self.languages.detect(_language_sample(parsed))
+        chunks = self.chunker.chunk(parsed, guess)
         if not chunks:
-            raise ParseError("no text")
+            raise ParseError("empty", "no text")
         for chunk in chunks:
-            chunk.language = self.languages.detect(chunk.text) or meta.language
-        return meta, chunks
+            chunk.language = self.languages.detect(chunk.text)
+        detected = _main_language(chunks) or guess or file.root.default_language
+        meta = resolve_metadata(file.path, parsed, detected, self.overrides,
+                                self.office_regions, digest, file.root.defaults,
+                                file.root.file_name)
+        for chunk in chunks:
+            chunk.language = chunk.language or meta.language
+        return meta, chunks, parsed.ocr
 
     def run(self, job: PrepareJob) -> Prepared | Failed:
-        """One job's outcome; a bad file becomes a :class:`Failed` with its reason."""
+        """One job's outcome; whatever goes wrong with one file becomes a :class:`Failed`
+        with its reason in words, so that the run goes on with the next."""
         try:
-            meta, chunks = self.prepare(job.file, job.digest)
-        except (ParseError, MetadataError) as exc:
-            return Failed(job, exc.reason if isinstance(exc, ParseError) else str(exc))
-        except OSError as exc:
-            return Failed(job, f"cannot read: {exc.strerror or exc}")
-        return Prepared(job, meta, chunks)
+            return Prepared(job, *self.prepare(job.file, job.digest))
+        except Exception as exc:  # any failure of one file is that file's, never the run's
+            return Failed(job, failure_of(job.file.path, exc))
+
+
+def _main_language(chunks: list[NewChunk]) -> str | None:
+    """The language of most of the text: each chunk's language weighed by its tokens."""
+    weights: Counter[str] = Counter()
+    for chunk in chunks:
+        if chunk.language:
+            weights[chunk.language] += max(chunk.n_tokens, 1)
+    return weights.most_common(1)[0][0] if weights else None
 
 
 # --- in a worker process ----------------------------------------------------------------

@@ -13,6 +13,8 @@ from functools import lru_cache
 
 import lingua
 
+from search.records import valid_utf8
+
 MIN_CHARS = 12
 MIN_CONFIDENCE = 0.5
 
@@ -32,7 +34,7 @@ class LanguageDetector:
         self._detector = _detector(tuple(sorted(codes)))
 
     def detect(self, text: str) -> str | None:
-        sample = text[:2000]
+        sample = valid_utf8(text[:2000])  # lingua raises on lone surrogates
         if len(sample.strip()) < MIN_CHARS:
             return None
         confidences = self._detector.compute_language_confidence_values(sample)

@@ -10,7 +10,15 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 
 
 def valid_utf8(text: str) -> str:
@@ -44,6 +52,8 @@ class Provenance(BaseModel):
     speaker: str | None = None
     start_s: float | None = None
     end_s: float | None = None
+    ocr: bool | None = Field(None, description="True when (some of) the text was read by OCR "
+                             "from an image: a scanned page, a picture slide.")
 
     def as_dict(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)
@@ -289,10 +299,22 @@ class BridgeMap(BaseModel):
 
 
 class FileFailure(BaseModel):
-    """A file a run could not index, and why."""
+    """A file a run could not index, and why: ``kind`` groups failures ("empty", "needs
+    OCR", "malformed PDF"), ``reason`` is the kind with this file's detail."""
 
     path: str
     reason: str
+    kind: str = ""
+
+    @model_validator(mode="after")
+    def _kind_from_reason(self) -> FileFailure:
+        if not self.kind:  # reports stored before kinds were kept
+            self.kind = self.reason.split(":", 1)[0]
+        return self
+
+    @classmethod
+    def of(cls, path: str, kind: str, detail: str | None = None) -> FileFailure:
+        return cls(path=path, kind=kind, reason=f"{kind}: {detail}" if detail else kind)
 
 
 class Move(BaseModel):
@@ -315,17 +337,29 @@ class RunReport(BaseModel):
     failed: list[FileFailure] = Field(default_factory=list)
     chunks_indexed: int = Field(0, description="New chunks stored.")
     chunks_embedded: int = Field(0, description="Chunks the model had to embed (cache misses).")
+    ocr_images: int = Field(0, description="Pages and pictures read by OCR.")
+    ocr_seconds: float = Field(0.0, description="Time OCR took, in seconds.")
     seconds: float = 0.0
+
+    @computed_field(description="The failed files grouped by kind of failure.")  # type: ignore[prop-decorator]
+    @property
+    def failures_by_kind(self) -> dict[str, list[str]]:
+        groups: dict[str, list[str]] = {}
+        for failure in self.failed:
+            groups.setdefault(failure.kind, []).append(failure.path)
+        return groups
 
     @property
     def chunks_per_second(self) -> float:
         return self.chunks_indexed / self.seconds if self.seconds else 0.0
 
     def summary(self) -> str:
+        ocr = (f"; OCR read {self.ocr_images} images in {self.ocr_seconds:.1f}s"
+               if self.ocr_images else "")
         return (f"added {len(self.added)}, updated {len(self.updated)}, moved {len(self.moved)},"
                 f" duplicates {len(self.duplicates)}, deleted {len(self.deleted)}, unchanged"
                 f" {self.unchanged}, failed {len(self.failed)}; {self.chunks_indexed} chunks"
-                f" indexed, {self.chunks_embedded} embedded, in {self.seconds:.1f}s")
+                f" indexed, {self.chunks_embedded} embedded, in {self.seconds:.1f}s{ocr}")
 
 
 class RunRecord(BaseModel):

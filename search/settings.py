@@ -160,6 +160,20 @@ class Settings(BaseSettings):
         "bomb is refused before parsing).")
     max_pdf_pages: int = Field(
         5_000, ge=1, description="Most pages a PDF may have (refused before parsing beyond).")
+    ocr: Literal["auto", "off", "force"] = Field(
+        "auto", description="OCR (Tesseract) of scanned pages and pictures: 'auto' reads pages "
+        "and pictures without a text layer, 'force' every page and picture, 'off' none (such "
+        "files then fail with 'needs OCR').")
+    ocr_languages: list[str] = Field(
+        ["eng", "fra", "deu", "spa"], min_length=1, description="Tesseract languages OCR "
+        "reads with (each needs its package, e.g. tesseract-ocr-fra).")
+    ocr_dpi: int = Field(300, ge=72, le=600, description="Resolution scanned PDF pages are "
+                         "rendered at for OCR.")
+    ocr_page_timeout_s: float = Field(60.0, gt=0, le=3600, description="Most seconds OCR "
+                                      "spends on one page or picture (then it is skipped).")
+    ocr_min_chars: int = Field(
+        30, ge=0, le=10_000, description="A PDF page with fewer letters and digits than this "
+        "in its text layer is read by OCR (under ocr = 'auto').")
     log_json: bool = Field(False, description="Log one JSON object per line (with request ids).")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)

@@ -15,8 +15,12 @@ from pathlib import Path
 import docx
 import pptx
 from docx.enum.section import WD_SECTION
+from PIL import Image, ImageDraw, ImageFont
+from pptx.chart.data import CategoryChartData
+from pptx.enum.chart import XL_CHART_TYPE
 from pptx.util import Inches
 from pypdf import PdfReader, PdfWriter
+from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen.canvas import Canvas
 
 # Bytes an encrypted Office file starts with: the OLE compound file signature.
@@ -63,15 +67,57 @@ def make_pdf(
     return path
 
 
+def text_image(text: str, width: int = 1400, font_size: int = 44) -> Image.Image:
+    """A picture of ``text``, black on white, as a scan or a slide exported as an image."""
+    font = ImageFont.load_default(size=font_size)
+    lines = text.splitlines()
+    step = int(font_size * 1.5)
+    image = Image.new("RGB", (width, 2 * step + step * len(lines)), "white")
+    draw = ImageDraw.Draw(image)
+    for i, line in enumerate(lines):
+        draw.text((step, step + step * i), line, font=font, fill="black")
+    return image
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def scanned_pdf(path: Path, pages: list[str]) -> Path:
+    """A PDF whose pages are pictures of text with no text layer: a scan."""
+    canvas = Canvas(str(path))
+    for text in pages:
+        image = text_image(text)
+        width = 500
+        height = width * image.height / image.width
+        canvas.drawImage(ImageReader(image), 50, 780 - height, width=width, height=height)
+        canvas.showPage()
+    canvas.save()
+    return path
+
+
+@dataclass
+class ChartSpec:
+    title: str
+    categories: list[str]
+    series: dict[str, list[float]]
+    axis_titles: tuple[str, str] | None = None
+
+
 @dataclass
 class SlideSpec:
-    """One slide: an optional title, body paragraphs, a table, grouped text boxes, notes."""
+    """One slide: an optional title, body paragraphs, a table, grouped text boxes, notes, a
+    picture of some text (a slide exported as an image) and a chart."""
 
     title: str | None = None
     body: list[str] = field(default_factory=list)
     table: list[list[str]] | None = None
     group: list[str] = field(default_factory=list)
     notes: str | None = None
+    picture: str | None = None
+    chart: ChartSpec | None = None
 
 
 def make_pptx(
@@ -100,11 +146,32 @@ def make_pptx(
                 box.text_frame.text = text
         if spec.notes:
             slide.notes_slide.notes_text_frame.text = spec.notes
+        if spec.picture:
+            slide.shapes.add_picture(io.BytesIO(png(text_image(spec.picture))), Inches(0.5),
+                                     Inches(1.5), width=Inches(9))
+        if spec.chart:
+            _add_chart(slide, spec.chart)
     presentation.core_properties.title = title or ""
     presentation.core_properties.author = author or ""
     presentation.core_properties.created = FIXED_DATE
     presentation.save(str(path))
     return path
+
+
+def _add_chart(slide: pptx.slide.Slide, spec: ChartSpec) -> None:
+    data = CategoryChartData()
+    data.categories = spec.categories
+    for name, values in spec.series.items():
+        data.add_series(name, values)
+    chart = slide.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(1),
+                                   Inches(8), Inches(5), data).chart
+    chart.has_title = True
+    chart.chart_title.text_frame.text = spec.title
+    if spec.axis_titles:
+        for axis, title in zip((chart.category_axis, chart.value_axis), spec.axis_titles,
+                               strict=True):
+            axis.has_title = True
+            axis.axis_title.text_frame.text = title
 
 
 @dataclass
@@ -118,7 +185,12 @@ class Table:
     rows: list[list[str]]
 
 
-Block = str | Heading | Table  # a plain string is a body paragraph
+@dataclass
+class Picture:
+    text: str  # what the picture shows
+
+
+Block = str | Heading | Table | Picture  # a plain string is a body paragraph
 
 
 def make_docx(
@@ -144,6 +216,8 @@ def make_docx(
             for r, row in enumerate(block.rows):
                 for c, value in enumerate(row):
                     table.cell(r, c).text = value
+        elif isinstance(block, Picture):
+            document.add_picture(io.BytesIO(png(text_image(block.text))), width=Inches(6))
         else:
             document.add_paragraph(block)
     if header:
@@ -189,6 +263,37 @@ def many_pages_pdf(path: Path, pages: int, fanout: int = 1000) -> Path:
         count = min(fanout, pages - i * fanout)
         objects.append(f"<< /Type /Pages /Parent 2 0 R /Kids [{' '.join(['3 0 R'] * count)}]"
                        f" /Count {count} >>".encode())
+    return _raw_pdf(path, objects)
+
+
+def lone_surrogate_pdf(path: Path, text: str) -> Path:
+    """A one-page PDF whose font maps "~" to a lone UTF-16 surrogate half (U+D800), as
+    broken ToUnicode maps in the wild do: pypdf extracts ``text`` with "~" as a surrogate."""
+    cmap = (b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n"
+            b"/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def\n"
+            b"/CMapName /Adobe-Identity-UCS def /CMapType 2 def\n"
+            b"1 begincodespacerange <00> <FF> endcodespacerange\n"
+            b"1 beginbfchar <7E> <D800> endbfchar\n"
+            b"endcmap CMapName currentdict /CIDInit defineresource pop end end")
+    content = f"BT /F1 12 Tf 72 700 Td ({text}) Tj ET".encode("latin-1")
+    return _raw_pdf(path, [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        _stream(content),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding"
+        b" /ToUnicode 6 0 R >>",
+        _stream(cmap),
+    ])
+
+
+def _stream(data: bytes) -> bytes:
+    return b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
+
+
+def _raw_pdf(path: Path, objects: list[bytes]) -> Path:
+    """A PDF of ``objects`` (numbered from 1, the first the catalog) with its xref table."""
     out = bytearray(b"%PDF-1.7\n")
     offsets = []
     for number, body in enumerate(objects, 1):

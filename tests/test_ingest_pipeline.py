@@ -31,7 +31,7 @@ def folder(tmp_path: Path) -> Path:
     make_pdf(root / "deck.pdf", ["Slide one: remote monitoring", "Slide two: funding"])
     (root / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj\n<< /Type /Catalog")
     make_pdf(root / "locked.pdf", ["secret"], password="s3cret")
-    make_pdf(root / "scanned.pdf", [""])
+    make_pdf(root / "blank.pdf", [""])
     (root / "empty.txt").write_bytes(b"")
     truncated = root / "truncated.docx"
     make_docx(truncated, ["Some text that will be cut."])
@@ -47,8 +47,8 @@ def test_bad_files_are_reported_with_reasons_and_the_rest_indexed(
     assert reasons == {
         "broken.pdf": reasons["broken.pdf"],
         "locked.pdf": "encrypted (needs a password)",
-        "scanned.pdf": "no extractable text (scanned?)",
-        "empty.txt": "empty file",
+        "blank.pdf": "empty: no text, and OCR found none",
+        "empty.txt": "empty: 0 bytes",
         "truncated.docx": reasons["truncated.docx"],
     }
     assert reasons["broken.pdf"].startswith("malformed PDF")
@@ -62,7 +62,7 @@ def test_bad_files_are_reported_with_reasons_and_the_rest_indexed(
     assert (note.office, note.region, str(note.date)) == ("Paris", "EU", "2024-05-02")
     _, chunks = kb.document(note.id)
     assert [c.provenance.section for c in chunks] == ["Findings", "Next steps"]
-    deck = next(d for d in documents if d.title == "deck")
+    deck = next(d for d in documents if d.title == "Slide one: remote monitoring")  # its own words
     assert [c.provenance.page for c in kb.document(deck.id)[1]] == [1, 2]
 
 

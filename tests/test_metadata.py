@@ -29,7 +29,7 @@ def note(tmp_path: Path) -> Path:
 
 
 def parsed(front: dict | None = None, **file_metadata: object) -> ParsedDocument:
-    return ParsedDocument(units=[Unit("text")], file_metadata=file_metadata,
+    return ParsedDocument(units=[Unit("A sentence, not a title.")], file_metadata=file_metadata,
                           front_matter=front or {})
 
 
@@ -37,7 +37,7 @@ def test_folder_convention_gives_office_type_and_region(note: Path) -> None:
     meta = resolve_metadata(note, parsed(), "fr", office_regions=REGIONS)
     assert (meta.office, meta.doc_type, meta.region, meta.language) == (
         "Paris", DocType.other, "EU", "fr")
-    assert meta.title == "visit"  # the file name, the last resort
+    assert meta.title == "Visit"  # the file name, the last resort
     assert len(meta.content_hash) == 64 and meta.source_path == str(note.resolve())
 
 

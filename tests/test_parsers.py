@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest.document import ParseError, Provenance
-from ingest.parsers import PARSERS, SUPPORTED_SUFFIXES, parse_file
+from ingest.parsers import SUPPORTED_SUFFIXES, TEXT_PARSERS, parse_file
 from ingest.parsers.encoding import decode_bytes
 from tests.filemakers import OLE_MAGIC, Heading, SlideSpec, Table, make_docx, make_pdf, make_pptx
 
@@ -63,7 +63,7 @@ def test_unsupported_suffix_and_empty_file(tmp_path: Path) -> None:
     assert reason(write(tmp_path / "sheet.xlsx", "x")) == "unsupported file type: .xlsx"
     assert reason(write(tmp_path / "README", "x")) == "unsupported file type: (no suffix)"
     for name in ("empty.txt", "empty.pdf", "empty.docx"):
-        assert reason(write(tmp_path / name, b"")) == "empty file"
+        assert reason(write(tmp_path / name, b"")) == "empty: 0 bytes"
 
 
 def test_suffix_is_case_insensitive(tmp_path: Path) -> None:
@@ -77,8 +77,8 @@ def test_unexpected_parser_exception_becomes_parse_error(
     def broken(path: Path) -> None:
         raise KeyError("word/document.xml")
 
-    monkeypatch.setitem(PARSERS, ".txt", broken)
-    expected = "txt parser failed: KeyError: 'word/document.xml'"
+    monkeypatch.setitem(TEXT_PARSERS, ".txt", broken)
+    expected = "malformed TXT: word/document.xml"  # in words: no library's class names
     assert reason(write(tmp_path / "a.txt", "x")) == expected
 
 
@@ -108,9 +108,9 @@ def test_pdf_units_per_page_skipping_blank_pages(tmp_path: Path) -> None:
     }
 
 
-def test_pdf_without_text_is_reported_as_scanned(tmp_path: Path) -> None:
-    path = make_pdf(tmp_path / "scan.pdf", ["", ""])
-    assert reason(path) == "no extractable text (scanned?)"
+def test_pdf_of_blank_pages_is_empty_after_ocr_found_nothing(tmp_path: Path) -> None:
+    path = make_pdf(tmp_path / "blank.pdf", ["", ""])
+    assert reason(path) == "empty: no text, and OCR found none"
 
 
 def test_pdf_needing_a_password(tmp_path: Path) -> None:
@@ -174,10 +174,10 @@ def test_pptx_with_notes_only(tmp_path: Path) -> None:
 
 
 def test_pptx_failures(tmp_path: Path) -> None:
-    assert reason(make_pptx(tmp_path / "blank.pptx", [SlideSpec()])) == "no text"
-    assert reason(make_pptx(tmp_path / "none.pptx", [])) == "no text"
+    assert reason(make_pptx(tmp_path / "blank.pptx", [SlideSpec()])) == "empty: no text"
+    assert reason(make_pptx(tmp_path / "none.pptx", [])) == "empty: no text"
     encrypted = write(tmp_path / "locked.pptx", OLE_MAGIC + bytes(504))
-    assert reason(encrypted) == "encrypted"
+    assert reason(encrypted) == "encrypted (needs a password)"
     not_a_zip = write(tmp_path / "fake.pptx", "just some text")
     assert reason(not_a_zip).startswith("malformed PPTX: not a zip archive")
     docx_inside = make_docx(tmp_path / "doc.docx", ["A Word file."]).read_bytes()
@@ -230,8 +230,9 @@ def test_docx_failures(tmp_path: Path) -> None:
     whole = make_docx(tmp_path / "whole.docx", ["Some text."] * 50).read_bytes()
     truncated = write(tmp_path / "truncated.docx", whole[: len(whole) // 2])
     assert reason(truncated).startswith("malformed DOCX: ")
-    assert reason(write(tmp_path / "locked.docx", OLE_MAGIC + bytes(504))) == "encrypted"
-    assert reason(make_docx(tmp_path / "blank.docx", [""])) == "no text"
+    assert reason(write(tmp_path / "locked.docx", OLE_MAGIC + bytes(504))) == (
+        "encrypted (needs a password)")
+    assert reason(make_docx(tmp_path / "blank.docx", [""])) == "empty: no text"
 
 
 # --- Markdown -----------------------------------------------------------------------------
@@ -317,7 +318,7 @@ def test_text_in_cp1252(tmp_path: Path) -> None:
 
 
 def test_text_whitespace_only(tmp_path: Path) -> None:
-    assert reason(write(tmp_path / "blank.txt", " \n\t\n\n")) == "no text"
+    assert reason(write(tmp_path / "blank.txt", " \n\t\n\n")) == "empty: no text"
 
 
 def test_qa_transcript_gives_one_unit_per_exchange(tmp_path: Path) -> None:
@@ -446,9 +447,9 @@ def test_srt_speaker_labels_and_tags(tmp_path: Path) -> None:
 
 def test_subtitles_without_cues_or_malformed(tmp_path: Path) -> None:
     not_srt = write(tmp_path / "none.srt", "not a subtitle file\n")
-    assert reason(not_srt) == "malformed SRT: MalformedFileError: Invalid format"
+    assert reason(not_srt) == "malformed SRT: Invalid format"
     assert reason(write(tmp_path / "bad.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n\n")) == (
-        "no text"
+        "empty: no text"
     )
 
 

@@ -27,6 +27,7 @@ from itertools import islice
 
 from ingest import preparing
 from ingest.engines.base import EmbeddedFile, IngestEngine
+from ingest.failures import failure_of, is_fatal
 from ingest.preparing import Failed, Prepared, PrepareJob, PrepareSpec
 from search.knowledge_base import KnowledgeBase
 from search.store import text_hash
@@ -131,14 +132,26 @@ class LocalEngine(IngestEngine):
             return _InProcess(self.spec.preparer(self.kb.encoder.count_tokens), jobs)
         return _Ahead(self.spec, self.workers, jobs)
 
-    def _embed(self, group: list[Prepared]) -> Iterator[EmbeddedFile]:
-        """Vectors for a group's chunks: the cache's, and the encoder's for the rest."""
+    def _embed(self, group: list[Prepared]) -> Iterator[EmbeddedFile | Failed]:
+        """Vectors for a group's chunks: the cache's, and the encoder's for the rest. Where
+        the encoder fails on a group, its files are embedded one by one, so that only the
+        file it fails on fails."""
         if not group:
             return
         texts = {text_hash(c.text): c.text for p in group for c in p.chunks}
-        vectors = self.kb.store.cached_vectors(self.kb.encoder.model_id, list(texts))
-        missing = {h: t for h, t in texts.items() if h not in vectors}
-        fresh = dict(zip(missing, self.kb.encoder.encode_documents(list(missing.values())),
-                         strict=True))
+        try:
+            vectors = self.kb.store.cached_vectors(self.kb.encoder.model_id, list(texts))
+            missing = {h: t for h, t in texts.items() if h not in vectors}
+            fresh = dict(zip(missing, self.kb.encoder.encode_documents(list(missing.values())),
+                             strict=True))
+        except Exception as exc:
+            if is_fatal(exc):
+                raise
+            if len(group) == 1:
+                yield Failed(group[0].job, failure_of(group[0].job.file.path, exc))
+                return
+            for prepared in group:
+                yield from self._embed([prepared])
+            return
         self.save_vectors(fresh)
         yield from self.hand_out(group, {**vectors, **fresh}, set(fresh))

@@ -9,11 +9,8 @@ from typing import Any
 
 from ingest.document import ParseError, Unit
 
-_BLANK_RUNS = re.compile(r"\n{3,}")
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
-_INNER_SPACE = re.compile(r"(?<=\S)[ \t]{2,}")
-# Office files break lines inside a paragraph with a vertical tab or a form feed.
-_SOFT_BREAKS = str.maketrans({"\x0b": "\n", "\x0c": "\n", "\x00": None})
+EMPTY = "empty"
+ENCRYPTED = "encrypted (needs a password)"
 
 # Speaker labels of transcripts: "Q:", "A:", "Name:", "Firstname Lastname:", "Dr. Jane Doe:".
 _NAME_WORD = r"[^\W\d_][\w'’.-]*"
@@ -22,19 +19,14 @@ _SPEAKER_LABEL = re.compile(
     rf"^\s*(?P<name>{_NAME_WORD}(?: {_NAME_WORD}){{0,2}})[ \u00a0\u202f]?:[ \t]+(?P<text>\S.*)$"
 )
 
+# Header fields of transcripts that give their title, in the offices' languages.
+TITLE_FIELDS = frozenset({"title", "titre", "titel", "título", "titulo", "subject", "sujet",
+                          "thema", "tema", "topic"})
+
 # Titles that Office templates fill in by themselves: they name the application, not the file.
 _TEMPLATE_TITLES = frozenset(
     {"presentation", "powerpoint presentation", "document", "word document", "untitled"}
 )
-
-
-def tidy(text: str) -> str:
-    """Normalise extracted text: soft breaks to newlines, runs of spaces inside a line to one
-    (indentation is kept), no trailing spaces, at most one blank line in a row, no surrounding
-    whitespace. Parsers call this on every unit, so an empty unit is an empty string."""
-    text = text.translate(_SOFT_BREAKS).replace("\r\n", "\n")
-    text = _TRAILING_SPACE.sub("\n", _INNER_SPACE.sub(" ", text))
-    return _BLANK_RUNS.sub("\n\n", text).strip()
 
 
 def one_line(text: str) -> str:
@@ -52,9 +44,9 @@ def shorten(text: str, limit: int = 80) -> str:
 
 
 def describe(exc: BaseException) -> str:
-    """A one-line description of an exception for a ParseError reason shown to users."""
-    detail = shorten(str(exc), 120)
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    """An exception in words, for a reason shown to users: its message, never a class name
+    from a library ("PdfReadError") that means nothing to them."""
+    return shorten(str(exc), 120).strip(" '\"") or "an unexpected error in the file"
 
 
 def render_table(rows: Iterable[Iterable[str]]) -> str:
@@ -82,10 +74,11 @@ def split_speaker(line: str) -> tuple[str, str] | None:
     return name, match["text"].strip()
 
 
-def require_units(units: list[Unit], reason: str = "no text") -> list[Unit]:
-    """Refuse a document without any text: indexing it would only hide the problem."""
+def require_units(units: list[Unit], failure: ParseError | None = None) -> list[Unit]:
+    """Refuse a document without any text: indexing it would only hide the problem.
+    ``failure`` says why where the parser knows better than "no text" (it needed OCR)."""
     if not units:
-        raise ParseError(reason)
+        raise failure or ParseError(EMPTY, "no text")
     return units
 
 

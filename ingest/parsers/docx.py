@@ -1,8 +1,10 @@
 """Word (DOCX): sections under headings, with python-docx.
 
 The body is walked in document order, paragraphs and tables interleaved, because a table
-read out of place loses the heading that explains it. Headers and footers repeat on every
-page and in every section, so each distinct one is kept once, after the body.
+read out of place loses the heading that explains it; a chart's words and a picture's text
+(read by OCR: scanned pages pasted into Word are common) join the section they sit in.
+Headers and footers repeat on every page and in every section, so each distinct one is kept
+once, after the body.
 """
 
 from __future__ import annotations
@@ -20,21 +22,30 @@ from docx.table import Table, _Row
 from docx.text.paragraph import Paragraph
 from lxml import etree
 
+from ingest.cleaning import tidy
 from ingest.document import ParsedDocument, Provenance, Unit
-from ingest.parsers.common import one_line, render_table, require_units, tidy
+from ingest.ocr import OcrReader
+from ingest.parsers.charts import chart_text
+from ingest.parsers.common import one_line, render_table, require_units
 from ingest.parsers.limits import ParseLimits
 from ingest.parsers.office import check_package, core_metadata, open_package
 
 _HEADING_STYLES = ("Heading", "Title")
+# Where a body holds pictures and charts, and the attribute naming the part each one is in.
+_VML_IMAGE = "{urn:schemas-microsoft-com:vml}imagedata"  # pictures of older Word versions
+_EMBEDDED = {qn("a:blip"): qn("r:embed"), _VML_IMAGE: qn("r:id"), qn("c:chart"): qn("r:id")}
 # python-docx has no API for notes: (relationship, element, section label) to read them raw.
 _NOTES = ((RT.FOOTNOTES, "w:footnote", "Footnotes"), (RT.ENDNOTES, "w:endnote", "Endnotes"))
 
 
-def parse(path: Path) -> ParsedDocument:
+def parse(path: Path, ocr: OcrReader) -> ParsedDocument:
     document = open_package(path, Document, "DOCX")
-    units = _body_units(document) + _margin_units(document.sections) + _note_units(document)
+    body = _body_units(document, ocr)
+    units = body + _margin_units(document.sections) + _note_units(document)
     return ParsedDocument(
-        units=require_units(units), file_metadata=core_metadata(document.core_properties)
+        units=require_units(units, ocr.unavailable),
+        file_metadata=core_metadata(document.core_properties),
+        heading=next((u.provenance.section for u in body if u.provenance.section), None),
     )
 
 
@@ -43,25 +54,45 @@ def check_limits(path: Path, limits: ParseLimits) -> None:
     check_package(path, limits, "DOCX")
 
 
-def _body_units(document: DocxDocument) -> list[Unit]:
+def _body_units(document: DocxDocument, ocr: OcrReader) -> list[Unit]:
     """A new unit at each heading; text before the first heading is a unit of its own."""
     units: list[Unit] = []
     section: str | None = None
     parts: list[str] = []
+    read = False
 
     def flush() -> None:
         text = tidy("\n".join(parts))
         if text:
-            units.append(Unit(text=text, provenance=Provenance(section=section)))
+            units.append(Unit(text=text, provenance=Provenance(section=section,
+                                                               ocr=read or None)))
 
     for block in document.iter_inner_content():
         text = _block_text(block)
         if text and isinstance(block, Paragraph) and _is_heading(block):
             flush()
-            section, parts = one_line(text), []
+            section, parts, read = one_line(text), [], False
         parts.append(text)
+        charts, pictures = _embedded_texts(document, block, ocr)
+        parts.extend(charts + pictures)
+        read = read or any(pictures)
     flush()
     return units
+
+
+def _embedded_texts(document: DocxDocument, block: Paragraph | Table,
+                    ocr: OcrReader) -> tuple[list[str], list[str]]:
+    """The words of the charts in ``block``, and the text of its pictures (by OCR)."""
+    charts, pictures = [], []
+    for element in block._element.iter(*_EMBEDDED):
+        part = document.part.related_parts.get(element.get(_EMBEDDED[element.tag]))
+        if part is None:  # a linked (external) picture, or a dangling reference
+            continue
+        if element.tag == qn("c:chart"):
+            charts.append(chart_text(part.blob))
+        else:
+            pictures.append(ocr.read_picture(part.blob, part.partname))
+    return charts, pictures
 
 
 def _margin_units(sections: Iterable[Section]) -> list[Unit]:

@@ -13,8 +13,9 @@ from typing import Any
 
 import frontmatter
 
+from ingest.cleaning import tidy
 from ingest.document import ParsedDocument, Provenance, Unit
-from ingest.parsers.common import one_line, require_units, tidy
+from ingest.parsers.common import one_line, require_units
 from ingest.parsers.encoding import decode_bytes
 
 _ATX_HEADING = re.compile(r"^ {0,3}(?P<marks>#{1,6})[ \t]+(?P<title>.*?)(?:[ \t]+#+)?[ \t]*$")

@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ingest.document import ParseError
-from ingest.parsers.common import declared_metadata, describe
+from ingest.parsers.common import ENCRYPTED, declared_metadata, describe
 from ingest.parsers.limits import ParseLimits
 
 T = TypeVar("T")
+
+ZIP_BOMB = "zip bomb suspected"
 
 # Office encrypts an OOXML file by wrapping it in an OLE compound file (the .doc/.ppt format).
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -77,7 +79,7 @@ def check_package(path: Path, limits: ParseLimits, kind: str) -> None:
             for entry in entries:
                 _check_inflation(archive, entry)
     except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
-        raise ParseError(f"malformed {kind}: {describe(exc)}") from exc
+        raise ParseError(f"malformed {kind}", describe(exc)) from exc
 
 
 def check_zip_directory(path: Path) -> bool:
@@ -94,14 +96,14 @@ def check_zip_directory(path: Path) -> bool:
     _check_entry_count(end_record[zipfile._ECD_ENTRIES_TOTAL])
     size = end_record[zipfile._ECD_SIZE]
     if size > MAX_DIRECTORY_BYTES:
-        raise ParseError(f"zip bomb suspected: zip directory of {_megabytes(size)} MB "
+        raise ParseError(ZIP_BOMB, f"zip directory of {_megabytes(size)} MB "
                          f"(limit {_megabytes(MAX_DIRECTORY_BYTES)} MB)")
     return True
 
 
 def _check_entry_count(entries: int) -> None:
     if entries > MAX_ENTRIES:
-        raise ParseError(f"zip bomb suspected: {entries} entries (limit {MAX_ENTRIES})")
+        raise ParseError(ZIP_BOMB, f"{entries} entries (limit {MAX_ENTRIES})")
 
 
 def _check_declared(entries: list[zipfile.ZipInfo], max_bytes: int, kind: str) -> None:
@@ -110,16 +112,16 @@ def _check_declared(entries: list[zipfile.ZipInfo], max_bytes: int, kind: str) -
     _check_entry_count(len(entries))
     for entry in entries:
         if entry.compress_type not in _OFFICE_METHODS:
-            raise ParseError(f"malformed {kind}: {entry.filename} uses compression method "
+            raise ParseError(f"malformed {kind}", f"{entry.filename} uses compression method "
                              f"{entry.compress_type} (Office uses deflate)")
     total = sum(entry.file_size for entry in entries)
     if total > max_bytes:
-        raise ParseError(f"zip bomb suspected: would inflate to {_megabytes(total)} MB "
+        raise ParseError(ZIP_BOMB, f"would inflate to {_megabytes(total)} MB "
                          f"(limit {_megabytes(max_bytes)} MB)")
     for entry in entries:
         ratio = entry.file_size / max(entry.compress_size, 1)
         if entry.file_size > _RATIO_FROM and ratio > MAX_RATIO:
-            raise ParseError(f"zip bomb suspected: compression ratio {ratio:.0f}:1 "
+            raise ParseError(ZIP_BOMB, f"compression ratio {ratio:.0f}:1 "
                              f"for {entry.filename} (limit {MAX_RATIO}:1)")
 
 
@@ -137,7 +139,7 @@ def _check_inflation(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> None:
         while chunk := stream.read(_CHUNK):
             inflated += len(chunk)
             if inflated > entry.file_size:
-                raise ParseError(f"zip bomb suspected: {entry.filename} inflates past the "
+                raise ParseError(ZIP_BOMB, f"{entry.filename} inflates past the "
                                  f"{entry.file_size} bytes it declares")
 
 
@@ -152,13 +154,13 @@ def open_package(path: Path, opener: Callable[[str], T], kind: str) -> T:
     every failure into a ParseError naming ``kind``."""
     with path.open("rb") as handle:
         if handle.read(len(OLE_MAGIC)) == OLE_MAGIC:
-            raise ParseError("encrypted")
+            raise ParseError(ENCRYPTED)
     if not zipfile.is_zipfile(path):
-        raise ParseError(f"malformed {kind}: not a zip archive (truncated or not a {kind}?)")
+        raise ParseError(f"malformed {kind}", f"not a zip archive (truncated or not a {kind}?)")
     try:
         return opener(str(path))
     except Exception as exc:  # the libraries raise anything from KeyError to lxml errors
-        raise ParseError(f"malformed {kind}: {describe(exc)}") from exc
+        raise ParseError(f"malformed {kind}", describe(exc)) from exc
 
 
 def core_metadata(core_properties: Any) -> dict[str, str]:

@@ -1,7 +1,11 @@
-"""PDF: one unit per page, with pypdf.
+"""PDF: one unit per page, with pypdf; scanned pages by OCR, ruled tables row by row.
 
-Damaged PDFs are common (truncated downloads, fuzzed or hand-edited files), so every step that
-can fail says why in a ParseError instead of letting a library exception through. Hostile
+A page whose text layer holds (almost) nothing is rendered and read by OCR
+(``ingest.ocr``, ``ingest.parsers.pdf_layout``); a page that draws a ruled table is read
+with its table kept row by row.
+
+Damaged PDFs are common (truncated downloads, fuzzed or hand-edited files), so every step
+that can fail says why in a ParseError instead of letting a library exception through. Hostile
 ones are too, now that clients upload files: :func:`check_limits` refuses a PDF with more
 pages than allowed before any text is extracted.
 """
@@ -9,15 +13,19 @@ pages than allowed before any text is extracted.
 from __future__ import annotations
 
 import logging
+import math
 import warnings
 from pathlib import Path
 
-from pypdf import PdfReader, apply_configuration
+from pypdf import PageObject, PdfReader, apply_configuration
 from pypdf.errors import LimitReachedError
 
+from ingest.cleaning import tidy
 from ingest.document import ParsedDocument, ParseError, Provenance, Unit
-from ingest.parsers.common import declared_metadata, describe, require_units, tidy
+from ingest.ocr import OcrReader
+from ingest.parsers.common import EMPTY, ENCRYPTED, declared_metadata, describe
 from ingest.parsers.limits import ParseLimits
+from ingest.parsers.pdf_layout import PdfLayout
 
 # pypdf logs every repair it makes ("incorrect startxref pointer", "Object 172 0 not
 # defined") at WARNING; the outcome is reported through ParseError, so keep this quiet.
@@ -27,20 +35,30 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 # trees hold one entry per page plus a few nodes; a tree that repeats its nodes to fake a
 # huge count stops the walk here instead of creating one page object per fake page.
 _TREE_ENTRIES_PER_PAGE = 3
+MALFORMED = "malformed PDF"
+TOO_MANY_PAGES = "too many pages"
+# A first page's largest text is its title when it is this much larger than the body text.
+_HEADING_SCALE = 1.15
+_HEADING_MAX_CHARS = 160
 
 
-def parse(path: Path) -> ParsedDocument:
-    """Extract the text of each page; pages without text (images, blank pages) are skipped.
+def parse(path: Path, ocr: OcrReader) -> ParsedDocument:
+    """The text of each page; pages without any (blank, or unreadable scans) are skipped.
 
     Walks the whole page tree: ``parse_file`` runs :func:`check_limits` first.
     """
+    layout = PdfLayout(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reader = _open(path)
-        _read_page_tree(reader)
-        units = _page_units(reader)
-        metadata = _metadata(reader)
-    return ParsedDocument(units=units, file_metadata=metadata)
+        try:
+            reader = _open(path)
+            _read_page_tree(reader)
+            units = _page_units(reader, layout, ocr)
+            metadata = _metadata(reader)
+            heading = _heading(reader.pages[0]) if units else None
+        finally:
+            layout.close()
+    return ParsedDocument(units=units, file_metadata=metadata, heading=heading)
 
 
 def check_limits(path: Path, limits: ParseLimits) -> None:
@@ -57,10 +75,10 @@ def check_limits(path: Path, limits: ParseLimits) -> None:
         reader = _open(path)
         declared = _declared_page_count(reader)
         if declared is not None and declared > limits.max_pdf_pages:
-            raise ParseError(f"too many pages: {declared} (limit {limits.max_pdf_pages})")
+            raise ParseError(TOO_MANY_PAGES, f"{declared} (limit {limits.max_pdf_pages})")
         pages = _bounded_page_count(reader, limits.max_pdf_pages)
     if pages > limits.max_pdf_pages:
-        raise ParseError(f"too many pages: {pages} (limit {limits.max_pdf_pages})")
+        raise ParseError(TOO_MANY_PAGES, f"{pages} (limit {limits.max_pdf_pages})")
 
 
 def _declared_page_count(reader: PdfReader) -> int | None:
@@ -82,10 +100,10 @@ def _bounded_page_count(reader: PdfReader, max_pages: int) -> int:
             return len(reader.pages)
     except LimitReachedError as exc:
         raise ParseError(
-            f"too many pages: page tree too large ({describe(exc)}) (limit {max_pages})"
+            TOO_MANY_PAGES, f"page tree too large ({describe(exc)}) (limit {max_pages})"
         ) from exc
     except Exception as exc:
-        raise ParseError(f"malformed PDF: {describe(exc)}") from exc
+        raise ParseError(MALFORMED, describe(exc)) from exc
 
 
 def _open(path: Path) -> PdfReader:
@@ -93,7 +111,7 @@ def _open(path: Path) -> PdfReader:
     try:
         reader = PdfReader(path)
     except Exception as exc:  # pypdf raises many kinds of errors on damaged files
-        raise ParseError(f"malformed PDF: {describe(exc)}") from exc
+        raise ParseError(MALFORMED, describe(exc)) from exc
     if reader.is_encrypted:
         _decrypt(reader)
     return reader
@@ -103,7 +121,7 @@ def _read_page_tree(reader: PdfReader) -> None:
     try:
         len(reader.pages)  # reads the page tree, where most damage shows up
     except Exception as exc:
-        raise ParseError(f"malformed PDF: {describe(exc)}") from exc
+        raise ParseError(MALFORMED, describe(exc)) from exc
 
 
 def _decrypt(reader: PdfReader) -> None:
@@ -111,25 +129,79 @@ def _decrypt(reader: PdfReader) -> None:
     try:
         opened = reader.decrypt("")
     except Exception as exc:  # unsupported or broken encryption dictionaries
-        raise ParseError(f"encrypted ({describe(exc)})") from exc
+        raise ParseError(ENCRYPTED, f"unsupported encryption ({describe(exc)})") from exc
     if not opened:
-        raise ParseError("encrypted (needs a password)")
+        raise ParseError(ENCRYPTED)
 
 
-def _page_units(reader: PdfReader) -> list[Unit]:
+def _page_units(reader: PdfReader, layout: PdfLayout, ocr: OcrReader) -> list[Unit]:
     units = []
     failures: list[Exception] = []
-    for number, page in enumerate(reader.pages, start=1):
+    for index, page in enumerate(reader.pages):
         try:
-            text = tidy(page.extract_text())
-        except Exception as exc:  # one broken page should not lose the others
+            text = layout.text_with_tables(index) or page.extract_text()
+        except Exception as exc:  # a broken text layer: OCR may still read the page
             failures.append(exc)
-            continue
+            text = ""
+        text, read = _with_ocr(text, index, layout, ocr)
+        text = tidy(text)
         if text:
-            units.append(Unit(text=text, provenance=Provenance(page=number)))
-    if not units and failures:
-        raise ParseError(f"malformed PDF: {describe(failures[0])}")
-    return require_units(units, "no extractable text (scanned?)")
+            units.append(Unit(text=text, provenance=Provenance(page=index + 1, ocr=read or None)))
+    if not units and failures and not ocr.work.images:
+        raise ParseError(MALFORMED, describe(failures[0]))
+    if not units:
+        raise ocr.unavailable or ParseError(EMPTY, "no text, and OCR found none" if
+                                            ocr.work.images else "no text")
+    return units
+
+
+def _with_ocr(text: str, index: int, layout: PdfLayout, ocr: OcrReader) -> tuple[str, bool]:
+    """The page's text, read by OCR where its text layer holds (almost) none, or always
+    under ``ocr = force``; and whether OCR's text was kept."""
+    if not ocr.wanted(text) or not ocr.available():
+        return text, False
+    image = layout.render(index, ocr.options.dpi)
+    read = ocr.read(image) if image is not None else ""
+    forced = ocr.options.mode == "force"
+    if read.strip() and (forced or _letters(read) > _letters(text)):
+        return read, True
+    return text, False
+
+
+def _letters(text: str) -> int:
+    return sum(char.isalnum() for char in text)
+
+
+def _heading(page: PageObject) -> str | None:
+    """The first page's largest text, when it stands out from the body: its title."""
+    runs: list[tuple[float, str]] = []
+
+    def visit(text: str, cm: list[float], tm: list[float], _font: object, size: float) -> None:
+        if text.strip():
+            scale = math.hypot(tm[2], tm[3]) * math.hypot(cm[2], cm[3])
+            runs.append((round(size * scale, 1), text))
+
+    try:
+        page.extract_text(visitor_text=visit)
+    except Exception:  # a damaged page: the title comes from elsewhere
+        return None
+    if not runs:
+        return None
+    body = max({size for size, _ in runs}, key=lambda s: sum(len(t) for z, t in runs if z == s))
+    for size in sorted({size for size, _ in runs}, reverse=True):
+        if size < body * _HEADING_SCALE:
+            break
+        heading = " ".join(_first_run(runs, size).split())
+        if sum(char.isalpha() for char in heading) >= 3 and len(heading) <= _HEADING_MAX_CHARS:
+            return heading
+    return None
+
+
+def _first_run(runs: list[tuple[float, str]], size: float) -> str:
+    """The text of the first consecutive runs of ``size``."""
+    start = next(i for i, (z, _) in enumerate(runs) if z == size)
+    end = next((i for i in range(start, len(runs)) if runs[i][0] != size), len(runs))
+    return " ".join(text for _, text in runs[start:end])
 
 
 def _metadata(reader: PdfReader) -> dict[str, str]:

@@ -18,7 +18,13 @@ from webvtt.errors import MalformedCaptionError, MalformedFileError
 from webvtt.models import Caption
 
 from ingest.document import ParsedDocument, ParseError, Provenance, Unit
-from ingest.parsers.common import describe, one_line, require_units, split_speaker
+from ingest.parsers.common import (
+    TITLE_FIELDS,
+    describe,
+    one_line,
+    require_units,
+    split_speaker,
+)
 from ingest.parsers.encoding import decode_bytes
 
 # Longest merged turn, in seconds.
@@ -45,10 +51,22 @@ def parse(path: Path) -> ParsedDocument:
     # The content decides, not the suffix: .srt files holding WebVTT are common.
     kind = "vtt" if text.startswith("WEBVTT") else "srt"
     try:
-        captions = webvtt.WebVTT.from_buffer(io.StringIO(text), format=kind).captions
+        subtitles = webvtt.WebVTT.from_buffer(io.StringIO(text), format=kind)
     except (MalformedFileError, MalformedCaptionError) as exc:
-        raise ParseError(f"malformed {kind.upper()}: {describe(exc)}") from exc
-    return ParsedDocument(units=require_units(_turns(captions)))
+        raise ParseError(f"malformed {kind.upper()}", describe(exc)) from exc
+    return ParsedDocument(units=require_units(_turns(subtitles.captions)),
+                          heading=_title(subtitles) if kind == "vtt" else None)
+
+
+def _title(subtitles: webvtt.WebVTT) -> str | None:
+    """The title a WebVTT file gives itself: after "WEBVTT" on its first line, or in a
+    "Title:" header or NOTE line."""
+    first_line = (subtitles.header_text or "").strip().lstrip("-").strip()
+    fields = (line for block in (subtitles.metadata or [], subtitles.header_comments or [])
+              for entry in block for line in entry.split("\n"))
+    titled = (label[1] for line in fields if (label := split_speaker(line))
+              and label[0].lower() in TITLE_FIELDS)
+    return first_line or next(titled, None)
 
 
 def _turns(captions: list[Caption]) -> list[Unit]:

@@ -11,8 +11,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.cleaning import tidy
 from ingest.document import ParsedDocument, Provenance, Unit
-from ingest.parsers.common import require_units, shorten, split_speaker, tidy
+from ingest.parsers.common import TITLE_FIELDS, require_units, shorten, split_speaker
 from ingest.parsers.encoding import decode_bytes
 
 _PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
@@ -37,7 +38,16 @@ def parse(path: Path) -> ParsedDocument:
     text = decode_bytes(path.read_bytes())
     turns = _transcript_turns(text)
     units = _exchanges(turns) if turns else _paragraphs(text)
-    return ParsedDocument(units=require_units(units))
+    return ParsedDocument(units=require_units(units), heading=_header_title(turns or []))
+
+
+def _header_title(turns: list[_Turn]) -> str | None:
+    """A transcript's title: its header's "Title:" field, else the header's first line
+    ("Interview: Dr. Leon Schubert, CEO of Rhythmo")."""
+    header = turns[0].lines if turns and turns[0].speaker is None else []
+    labels = [split_speaker(line) for line in header]
+    titled = (label[1] for label in labels if label and label[0].lower() in TITLE_FIELDS)
+    return next(titled, header[0] if header else None)
 
 
 def _paragraphs(text: str) -> list[Unit]:
