@@ -133,19 +133,29 @@ def _clean_value(value: Any) -> Any:
 
 def _drop_running_lines(units: list[Unit]) -> list[Unit]:
     """Units without the lines that repeat at the top or bottom of most pages (or slides):
-    running headers, footers and page numbers ("Page 3 of 12" matches "Page 4 of 12")."""
-    paged = {i for i, u in enumerate(units)
-             if u.provenance.page is not None or u.provenance.slide is not None}
+    running headers, footers and page numbers ("Page 3 of 12" matches "Page 4 of 12").
+    A running line that never changes and holds words (a company's name, a report's title)
+    stays once, where it first appears, so that a search for those words still finds it."""
+    paged = [i for i, u in enumerate(units)
+             if u.provenance.page is not None or u.provenance.slide is not None]
     if len(paged) < _MIN_PAGES:
         return units
-    seen = Counter(key for i in paged for key in {_line_key(line) for _, line in
-                                                   _edge_lines(units[i].text)})
+    edges = {i: _edge_lines(units[i].text) for i in paged}
+    seen = Counter(key for i in paged for key in {_line_key(line) for _, line in edges[i]})
     running = {key for key, pages in seen.items()
                if pages >= _MIN_PAGES and pages > _RUNNING_SHARE * len(paged)}
-    if not running:
-        return units
-    return [Unit(_without_lines(u.text, running), u.provenance) if i in paged else u
-            for i, u in enumerate(units)]
+    variants: dict[str, set[str]] = {}
+    for i in paged:
+        for _, line in edges[i]:
+            variants.setdefault(_line_key(line), set()).add(" ".join(line.split()))
+    keep_once = {key for key in running
+                 if len(variants[key]) == 1 and any(c.isalpha() for c in key)}
+    cleaned = list(units)
+    for i in paged:
+        first = keep_once & {_line_key(line) for _, line in edges[i]}
+        keep_once -= first
+        cleaned[i] = Unit(_without_lines(units[i].text, running - first), units[i].provenance)
+    return cleaned
 
 
 def _edge_lines(text: str) -> list[tuple[int, str]]:

@@ -199,7 +199,10 @@ def _confident_text(data: dict[str, list]) -> str:
         paragraphs.setdefault(key, []).append((data["line_num"][i], word, confidence))
     kept = []
     for words in paragraphs.values():
-        if sum(c for _, _, c in words) / len(words) < MIN_CONFIDENCE:
+        # Tesseract scores 0 the halves of a word it splits ("HomeBeat" -> "Home" "Beat"):
+        # those say nothing about how sure it is.
+        scored = [c for _, _, c in words if c > 0]
+        if scored and sum(scored) / len(scored) < MIN_CONFIDENCE:
             continue
         lines: dict[int, list[str]] = {}
         for line, word, _ in words:

@@ -52,7 +52,8 @@ def test_an_upload_is_stored_safely_ingested_and_searchable(server: httpx.Client
     [stored] = response.json()["files"]
     assert stored["status"] == "added" and stored["filename"] == "lyon-pilot.md"
     document = server.get(f"/documents/{stored['document_id']}").json()["document"]
-    assert document["title"] == "lyon-pilot" and document["office"] == "Paris"
+    # titled by its own heading (the file name is the last resort)
+    assert document["title"] == "Remote monitoring in Lyon" and document["office"] == "Paris"
     assert document["doc_type"] == "report"
     # stored under a generated name in the data directory, nowhere else
     uploads = Path(env["BRIDGE_DATA_DIR"]) / "uploads"
