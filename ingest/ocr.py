@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -27,6 +28,12 @@ from ingest.document import OcrWork, ParseError
 from search.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# Tesseract's OpenMP threads spin against each other and against the encoder's: a page
+# reads several times faster on one thread (docs/ocr.md). pytesseract starts Tesseract with
+# the environment it holds in ``environ``; a copy with one OpenMP thread limits Tesseract
+# alone, never this process's own OpenMP (torch, FAISS).
+pytesseract.pytesseract.environ = {**os.environ, "OMP_THREAD_LIMIT": "1"}
 
 OcrMode = Literal["auto", "off", "force"]
 NEEDS_OCR = "needs OCR"
