@@ -133,6 +133,8 @@ def test_what_scans_picture_slides_and_charts_say_is_found_first(
     hit = first_hit(wild_server, "Zorvexin patch reduces night alarms")
     assert hit["document"]["title"] == "Confianza Ciudad"
     assert hit["provenance"] == {"slide": 2, "ocr": True}
+    page = wild_server.get("/", params={"q": "Zorvexin patch reduces night alarms"}).text
+    assert "slide 2, read by OCR" in page  # the web page says where the words came from
     hit = first_hit(wild_server, "Quarkblossom wearable readmissions")
     assert Path(hit["document"]["source_path"]).name == "scan-0042.pdf"
     assert hit["provenance"] == {"page": 1, "ocr": True}

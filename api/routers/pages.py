@@ -258,6 +258,8 @@ def provenance_words(provenance: Provenance) -> str:
     if provenance.start_s is not None:
         end = f"–{clock(provenance.end_s)}" if provenance.end_s is not None else ""
         parts.append(f"{clock(provenance.start_s)}{end}")
+    if provenance.ocr:
+        parts.append("read by OCR")
     return ", ".join(parts)
 
 
