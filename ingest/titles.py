@@ -18,11 +18,12 @@ from ingest.document import ParsedDocument
 
 # Titles that applications fill in by themselves, in the languages of the offices.
 _TEMPLATE_TITLE = re.compile(
-    r"^(untitled|sans titre|sin t[ií]tulo|ohne titel|senza titolo|no title|title|titel|"
-    r"t[ií]tulo|titre|(microsoft )?(word|powerpoint|office)( document| presentation)?|"
-    r"(powerpoint )?presentation|pr[ée]sentation( powerpoint)?|presentaci[oó]n( de powerpoint)?|"
-    r"pr[äa]sentation|document|dokument|documento|slide|diapositive|folie|diapositiva|"
-    r"template|blank|draft|final|copy|new|neu|nouveau|nuevo)[\s_-]*\d*$",
+    r"^(microsoft[ -])?((power ?point|word|office|keynote|google slides)[ -]?)?"
+    r"(presentation|pr[ée]sentation|pr[äa]sentation|presentaci[oó]n|presentazione|"
+    r"apresenta[cç][aã]o|document|dokument|documento|slides?|diapositive|folie|diapositiva|"
+    r"untitled|sans titre|sin t[ií]tulo|ohne titel|senza titolo|no title|titles?|titel|"
+    r"t[ií]tulo|titre|template|blank|draft|final|copy|new|neu|nouveau|nuevo)?"
+    r"( de powerpoint| powerpoint)?[\s_-]*\d*$",
     re.IGNORECASE)
 # "Microsoft Word - report.doc", "Microsoft PowerPoint - deck.pptx": a converter's title.
 _CONVERTER_TITLE = re.compile(r"^microsoft (word|powerpoint|excel)\s*-", re.IGNORECASE)

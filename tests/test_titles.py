@@ -24,7 +24,8 @@ DECK = Path("decks/confianza_ciudad--pitch.es.pptx")
 
 @pytest.mark.parametrize("junk", [
     "PITCH FINAL.pptx", "Microsoft Word - informe final.doc", "Untitled", "Presentation1",
-    "PowerPoint Presentation", "Présentation PowerPoint", "Diapositiva 1", "Document1",
+    "PowerPoint Presentation", "Présentation PowerPoint", "PowerPoint-Präsentation",
+    "Presentación de PowerPoint", "Diapositiva 1", "Document1", "Microsoft Word", "Slide 3",
     "confianza ciudad  pitch.es", "confianza_ciudad--pitch.es.pptx", "arXiv:2103.15348v2 [cs.CV]",
     "C:\\Users\\ana\\Desktop\\deck v3.key", "", "12", "x" * 200])
 def test_junk_titles_are_not_titles(junk: str) -> None:
