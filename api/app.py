@@ -6,12 +6,15 @@ import datetime as dt
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from api.auth import require
 from api.keys import KeyStore, Scope
@@ -19,10 +22,13 @@ from api.limits import BodyLimit
 from api.observability import install_observability
 from api.reindex import add_reindex_job, configured_roots, schedule_trigger
 from api.routers import admin, bridges, documents, health, pages, search
+from api.security import SecurityHeaders
 from search.embedding import configured_encoder
 from search.knowledge_base import KnowledgeBase
 from search.records import valid_utf8
 from search.settings import Settings, get_settings
+
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def open_knowledge_base(settings: Settings) -> KnowledgeBase:
@@ -50,11 +56,20 @@ def _reindex_scheduler(kb: KnowledgeBase) -> BackgroundScheduler:
     return scheduler
 
 
+# An error body names at most this many errors: 40,000 unknown keys must not make a 5 MB
+# answer.
+MAX_ERRORS_SHOWN = 20
+MAX_ERROR_CHARS = 300
+
+
 def _validation_message(exc: RequestValidationError) -> str:
+    errors = exc.errors()
     parts = []
-    for error in exc.errors():
-        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")
+    for error in errors[:MAX_ERRORS_SHOWN]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "body")[:MAX_ERROR_CHARS]
         parts.append(f"{where}: {error.get('msg')}" if where else str(error.get("msg")))
+    if len(errors) > MAX_ERRORS_SHOWN:
+        parts.append(f"and {len(errors) - MAX_ERRORS_SHOWN} more errors")
     return valid_utf8("; ".join(parts))
 
 
@@ -73,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if app.state.scheduler is not None:
             app.state.scheduler.shutdown(wait=False)
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc from assets installed with the package
         title="Knowledge Bridge",
         version="0.1.0",
         description="Search every office's interviews, decks and reports by meaning, "
@@ -82,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodyLimit, settings=settings)  # inside the observability middleware
     install_observability(app, settings, metrics_dependencies=[Depends(require(Scope.admin))])
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, 413s too
     app.openapi = _with_our_validation_errors(app)
 
     @app.exception_handler(RequestValidationError)
@@ -92,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (health.router, search.router, documents.router, bridges.router,
                    admin.router, pages.router):
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")  # after the routes
     return app
 
 
@@ -115,5 +132,6 @@ def _with_our_validation_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
 def jsonable_errors(exc: RequestValidationError) -> list[dict]:
     """Where and what, without echoing the input (it may not even be encodable)."""
-    return [{"loc": [str(p) for p in e.get("loc", ())], "msg": valid_utf8(str(e.get("msg"))),
-             "type": e.get("type")} for e in exc.errors()]
+    return [{"loc": [str(p)[:MAX_ERROR_CHARS] for p in e.get("loc", ())],
+             "msg": valid_utf8(str(e.get("msg")))[:MAX_ERROR_CHARS], "type": e.get("type")}
+            for e in exc.errors()[:MAX_ERRORS_SHOWN]]

@@ -88,7 +88,8 @@ def _run_and_report(run, as_json: bool) -> None:
     try:
         report = run(_progress)
     except WriterBusyError as exc:
-        typer.secho(f"error: {exc}", fg="red", err=True)
+        holder = f" (held by process {exc.pid})" if exc.pid else ""
+        typer.secho(f"error: {exc}{holder}", fg="red", err=True)
         raise typer.Exit(3) from exc
     except (sqlite3.Error, OSError) as exc:
         typer.secho(f"error: the knowledge base cannot be written ({exc}); the run stopped, "

@@ -24,6 +24,8 @@ from markupsafe import Markup
 from search.records import BridgeMap, OfficeLink, Theme
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
+MAP_SCRIPT = Path(__file__).resolve().parent / "static" / "bridge-map.js"
+MAP_SCRIPT_URL = "/static/bridge-map.js"
 LABEL_TERMS = 3
 TOP_THEMES = 3
 EDGE_WIDTH = (1.0, 14.0)  # px for the weakest possible link, added px for the strongest
@@ -161,8 +163,9 @@ def _matrix_figure(bridge_map: BridgeMap, labels: dict[int, str]) -> go.Figure:
 def render_map_html(bridge_map: BridgeMap, plotly_src: str | None = None) -> str:
     """The bridge map as a complete HTML page.
 
-    With ``plotly_src=None`` plotly.js is inlined (several MB) so the file opens offline
-    anywhere; otherwise the page loads it from that URL, which the server serves locally.
+    With ``plotly_src=None`` plotly.js and the drawing script are inlined (several MB) so
+    the file opens offline anywhere; otherwise the page loads both from this site (the
+    server's content policy runs no inline script).
     """
     labels = {t.id: theme_label(t) for t in bridge_map.themes}
     figures = {}
@@ -178,5 +181,7 @@ def render_map_html(bridge_map: BridgeMap, plotly_src: str | None = None) -> str
         figures=figures,
         plotly_src=plotly_src,
         plotly_js=inline_js,
+        map_src=MAP_SCRIPT_URL,
+        map_js=Markup(MAP_SCRIPT.read_text(encoding="utf-8")) if inline_js else None,
         top_themes=TOP_THEMES,
     )

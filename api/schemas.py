@@ -26,6 +26,17 @@ MAX_K = 100
 MAX_OFFSET = 1000
 MAX_ID = 2**62
 StoredId = Annotated[int, Field(ge=1, le=MAX_ID)]
+# SQLite integers are 64-bit: every id and offset a client sends is bounded below that.
+MAX_LISTING_OFFSET = 1_000_000
+
+
+def whole_number(text: str, low: int, high: int) -> int | None:
+    """``text`` as a whole number from ``low`` to ``high``; None for anything else ("²",
+    "-1", or 4,301 digits, which Python refuses to convert at all)."""
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(high)):
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
 FindingText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS)]
 
 

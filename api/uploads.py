@@ -21,6 +21,7 @@ from ingest.filetypes import UnsupportedType, sniff
 from ingest.parsers import SUPPORTED_SUFFIXES
 from ingest.pipeline import Ingestor
 from search.knowledge_base import KnowledgeBase
+from search.records import printable
 
 UPLOADS = "uploads"
 
@@ -41,10 +42,17 @@ class Outcome:
     error: str | None = None
 
 
+class BadFileName(ValueError):
+    """A client's file name that cannot be shown (control characters, NUL)."""
+
+
 def client_name(raw: str | None) -> str:
     """The last component of a client's file name, for display only."""
     name = PurePosixPath((raw or "").replace("\\", "/")).name.strip()
-    return name[:200] or "upload"
+    try:
+        return printable(name[:200]) or "upload"
+    except ValueError as exc:
+        raise BadFileName(f"file name {name[:200]!r} {exc}") from exc
 
 
 def uploads_dir(kb: KnowledgeBase) -> Path:

@@ -66,7 +66,13 @@ class ModelMismatchError(RuntimeError):
 
 
 class WriterBusyError(RuntimeError):
-    """Another run holds this data directory's write lock."""
+    """Another run holds this data directory's write lock. The message says since when; the
+    holder's process id (``pid``) is for the operator's command line, never for clients."""
+
+    def __init__(self, since: str, pid: int | None) -> None:
+        super().__init__(f"a re-index is already running since {since}; try again when it "
+                         "has finished")
+        self.pid = pid
 
 
 @dataclass(frozen=True)
@@ -279,10 +285,10 @@ def _holder(lock) -> dict:
         return {}
 
 
-def _busy_message(lock) -> str:
+def _busy(lock) -> WriterBusyError:
     holder = _holder(lock)
-    return (f"a re-index is already running since {holder.get('since', '?')} "
-            f"(pid {holder.get('pid', '?')}); try again when it has finished")
+    pid = holder.get("pid")
+    return WriterBusyError(str(holder.get("since", "?")), pid if isinstance(pid, int) else None)
 
 
 def _take_over(lock) -> None:
@@ -437,7 +443,7 @@ class KnowledgeBase:
             try:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise WriterBusyError(_busy_message(lock)) from None
+                raise _busy(lock) from None
             _take_over(lock)
             try:
                 writer = Writer(self)

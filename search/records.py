@@ -7,10 +7,12 @@ builds the ``New*`` ones, ``search`` returns the others.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -116,7 +118,20 @@ def _as_list(value: str | list[str] | None) -> list[str] | None:
     return [value]
 
 
-FilterValue = Annotated[str, StringConstraints(max_length=100)]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` when it holds no control character (NUL, escapes, line breaks); a name, a
+    title or a filter value with one is refused rather than stored or echoed."""
+    if _CONTROL.search(text):
+        raise ValueError("must not contain control characters (NUL, line breaks, escapes)")
+    return text
+
+
+Label = Annotated[str, AfterValidator(printable)]
+"""A name, title or metadata value: printable text, one line."""
+FilterValue = Annotated[Label, StringConstraints(max_length=100)]
 MAX_FILTER_VALUES = 50
 
 

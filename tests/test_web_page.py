@@ -236,10 +236,36 @@ def test_phone_width_has_no_horizontal_scroll(phone: Page, documents: dict[str, 
 
 
 def test_the_navigation_leads_to_the_bridge_map(laptop: Page) -> None:
+    blocked = csp_violations(laptop)
     laptop.goto("/")
     laptop.get_by_role("navigation", name="Site").get_by_role("link", name="Bridge map").click()
     laptop.wait_for_url(re.compile(r"/bridges/map\?format=html"))
     expect(laptop.locator("h1")).to_have_text("Bridge map")
+    expect(laptop.locator("[data-figure] svg").first).to_be_visible()  # drawn under the CSP
+    assert blocked == []
+
+
+def csp_violations(page: Page) -> list[str]:
+    """The console's reports of what the page's content policy blocked, as they come."""
+    blocked: list[str] = []
+    page.on("console", lambda message: blocked.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    return blocked
+
+
+@pytest.mark.parametrize(("path", "title"), [("/docs", ".swagger-ui .title"), ("/redoc", "h1")])
+def test_the_api_documentation_opens_on_a_machine_without_internet(
+        laptop: Page, path: str, title: str) -> None:
+    loaded: list[str] = []  # what the viewer runs and looks like: scripts, styles, fonts
+    laptop.on("request", lambda request: loaded.append(request.url) if request.resource_type
+              in ("script", "stylesheet", "font", "fetch", "xhr") else None)
+    blocked = csp_violations(laptop)
+    laptop.goto(path)
+    expect(laptop.locator(title).first).to_contain_text("Knowledge Bridge")
+    base = laptop.url.split(path)[0]
+    assert loaded and all(url.startswith((base, "blob:")) for url in loaded), loaded
+    # Redoc's footer asks a CDN for its logo: the policy refuses it, nothing else
+    assert [m for m in blocked if "cdn.redoc.ly/redoc/logo" not in m] == []
 
 
 def test_highlights_are_marked_and_every_piece_escaped() -> None:
@@ -262,7 +288,7 @@ def test_the_original_file_is_served_as_stored(server: httpx.Client, documents: 
 
 def test_unknown_documents_are_404(server: httpx.Client) -> None:
     assert server.get("/documents/999999/file").status_code == 404
-    for path in ("/view/999999", "/view/not-a-number", "/view/²"):
+    for path in ("/view/999999", "/view/not-a-number", "/view/²", "/view/" + "9" * 4301):
         response = server.get(path)
         assert response.status_code == 404
         assert response.headers["content-type"].startswith("text/html")
@@ -277,6 +303,7 @@ def test_unknown_documents_are_404(server: httpx.Client) -> None:
     ({"mode": "fuzzy"}, "There is no search mode “fuzzy”"),
     ({"offset": "-1"}, "The page offset must be a whole number"),
     ({"offset": "²"}, "The page offset must be a whole number"),
+    ({"offset": "9" * 4301}, "The page offset must be a whole number"),
 ])
 def test_a_bad_filter_value_is_explained_not_a_500(server: httpx.Client, params: dict[str, str],
                                                     message: str) -> None:

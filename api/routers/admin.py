@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
 
 from api.auth import AdminAccess, IngestAccess
 from api.deps import get_kb
 from api.reindex import configured_roots, start_reindex
-from api.schemas import ErrorResponse, ReindexSchedule, ReindexStarted
+from api.schemas import (
+    MAX_ID,
+    MAX_LISTING_OFFSET,
+    ErrorResponse,
+    ReindexSchedule,
+    ReindexStarted,
+)
 from ingest.sources import SourcesError
 from search.knowledge_base import KnowledgeBase, WriterBusyError
 from search.records import RunRecord
@@ -36,14 +42,15 @@ def reindex(kb: Annotated[KnowledgeBase, Depends(get_kb)],
 @router.get("/runs", response_model=list[RunRecord])
 def runs(kb: Annotated[KnowledgeBase, Depends(get_kb)], _access: AdminAccess,
          limit: Annotated[int, Query(ge=1, le=200)] = 20,
-         offset: Annotated[int, Query(ge=0)] = 0) -> list[RunRecord]:
+         offset: Annotated[int, Query(ge=0, le=MAX_LISTING_OFFSET)] = 0) -> list[RunRecord]:
     """Ingest and re-index runs, newest first, each with its report once finished."""
     return kb.store.runs(limit, offset)
 
 
 @router.get("/runs/{run_id}", response_model=RunRecord,
             responses={404: {"model": ErrorResponse}})
-def run(run_id: int, kb: Annotated[KnowledgeBase, Depends(get_kb)],
+def run(run_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+        kb: Annotated[KnowledgeBase, Depends(get_kb)],
         _access: AdminAccess) -> RunRecord:
     """One run: progress (files done of total) while it runs, its report when it ends."""
     record = kb.store.run(run_id)

@@ -13,6 +13,8 @@ from api import uploads
 from api.auth import Access, AdminAccess, IngestAccess, ReadAccess
 from api.deps import get_kb
 from api.schemas import (
+    MAX_ID,
+    MAX_LISTING_OFFSET,
     DeletedDocument,
     DocumentDetail,
     DocumentPage,
@@ -29,6 +31,7 @@ from search.records import (
     Document,
     Filters,
     FilterValue,
+    Label,
 )
 
 router = APIRouter(prefix="/documents", tags=["documents"])
@@ -58,7 +61,7 @@ def list_documents(
     access: ReadAccess,
     filters: Annotated[Filters, Depends(document_filters)],
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_LISTING_OFFSET)] = 0,
 ) -> DocumentPage:
     visible = access.restrict(filters)
     documents, total = kb.documents(visible, limit, offset) if visible is not None else ([], 0)
@@ -80,7 +83,7 @@ def upload_documents(
     doc_type: Annotated[DocType | None, Form()] = None,
     language: Annotated[str | None, Form(pattern="^[a-z]{2}$")] = None,
     date: Annotated[dt.date | None, Form()] = None,
-    title: Annotated[str | None, Form(max_length=300)] = None,
+    title: Annotated[Label | None, Form(max_length=300)] = None,
 ) -> UploadResult:
     """Add documents: each file is checked (type by name and content, size), stored under a
     generated name and ingested; the response gives each one's document id."""
@@ -93,6 +96,9 @@ def upload_documents(
     except UnsupportedType as exc:
         uploads.discard(received)
         raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, str(exc)) from exc
+    except uploads.BadFileName as exc:
+        uploads.discard(received)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     metadata = {"office": office, "region": region, "team": team, "doc_type": doc_type,
                 "language": language, "date": date, "title": title}
     try:
@@ -121,7 +127,7 @@ def _upload_office(access: Access, office: str | None) -> str:
 @router.delete("/{doc_id}", response_model=DeletedDocument,
                responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}})
 def delete_document(
-    doc_id: Annotated[int, Path(ge=1, le=2**62)],
+    doc_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     access: AdminAccess,
 ) -> DeletedDocument:
@@ -140,7 +146,7 @@ def delete_document(
 @router.get("/{doc_id}", response_model=DocumentDetail,
             responses={404: {"model": ErrorResponse}})
 def get_document(
-    doc_id: Annotated[int, Path(ge=1, le=2**62)],
+    doc_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     access: ReadAccess,
 ) -> DocumentDetail:

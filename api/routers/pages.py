@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from api.auth import SESSION_COOKIE, Access, PageAccess, ReadAccess, get_keys, key_access
 from api.deps import get_kb
 from api.keys import KeyStore, Scope
-from api.schemas import MAX_ID, MAX_OFFSET, MAX_QUERY_CHARS, ErrorResponse
+from api.schemas import MAX_ID, MAX_OFFSET, MAX_QUERY_CHARS, ErrorResponse, whole_number
 from search.bridges import BridgeQuery
 from search.knowledge_base import KnowledgeBase
 from search.records import (
@@ -162,9 +162,10 @@ def _known(facet: str, values: list[str], known: Iterable[str]) -> list[str] | N
 def _offset(value: str) -> int:
     if not value:
         return 0
-    if not (value.isascii() and value.isdigit()) or int(value) > MAX_OFFSET:
+    offset = whole_number(value, 0, MAX_OFFSET)
+    if offset is None:
         raise FormError(f"The page offset must be a whole number from 0 to {MAX_OFFSET}.")
-    return int(value)
+    return offset
 
 
 def _mode(value: str, default: SearchMode) -> SearchMode:
@@ -378,9 +379,7 @@ def search_page(kb: Annotated[KnowledgeBase, Depends(get_kb)], access: PageAcces
 # --- the document page --------------------------------------------------------------
 def _document_id(value: str) -> int | None:
     """The id in a page address, or None for anything that cannot be one (never a 422)."""
-    if not (value.isascii() and value.isdigit()):  # "²" is a digit to isdigit, not to int
-        return None
-    return int(value) if 1 <= int(value) <= MAX_ID else None
+    return whole_number(value, 1, MAX_ID)
 
 
 def _bridges(kb: KnowledgeBase, doc_id: int, access: Access) -> list[Bridge]:
