@@ -123,6 +123,20 @@ def test_bomb_under_the_limit_refused_for_its_ratio(tmp_path: Path, docx_file: P
     assert reason.endswith(":1 for word/document.xml (limit 200:1)")
 
 
+def test_bomb_of_many_parts_each_under_the_ratio_floor(tmp_path: Path, docx_file: Path) -> None:
+    """Forty 1 MB parts of zeros: no part is large enough for the per-part ratio, the
+    whole package is (as 49 parts of 9.9 MB were, 485 MB under the 500 MB limit)."""
+    bomb = tmp_path / "parts.docx"
+    with zipfile.ZipFile(docx_file) as original, zipfile.ZipFile(bomb, "w") as package:
+        for entry in original.infolist():
+            package.writestr(entry, original.read(entry), zipfile.ZIP_DEFLATED)
+        for i in range(40):
+            package.writestr(f"word/media/zeros{i}.bin", bytes(MB), zipfile.ZIP_DEFLATED)
+    reason = refusal(bomb)
+    assert re.fullmatch(r"zip bomb suspected: compression ratio \d+:1 over its \d+ parts "
+                        r"\(limit 200:1\)", reason), reason
+
+
 def test_bomb_whose_directory_lies_about_its_size(tmp_path: Path, docx_file: Path) -> None:
     """A part that declares 1 KB but inflates to 50 MB: python-docx would inflate all of it
     at once (ZipFile.read cuts to the declared size only afterwards)."""

@@ -118,16 +118,16 @@ def _check_declared(entries: list[zipfile.ZipInfo], max_bytes: int, kind: str) -
     if total > max_bytes:
         raise ParseError(ZIP_BOMB, f"would inflate to {_megabytes(total)} MB "
                          f"(limit {_megabytes(max_bytes)} MB)")
-    # Many parts each under the per-part floor can still add up to a bomb.
-    packed = sum(entry.compress_size for entry in entries)
-    if total > _RATIO_FROM and total / max(packed, 1) > MAX_RATIO:
-        raise ParseError(ZIP_BOMB, f"compression ratio {total / max(packed, 1):.0f}:1 over "
-                         f"its {len(entries)} parts (limit {MAX_RATIO}:1)")
     for entry in entries:
         ratio = entry.file_size / max(entry.compress_size, 1)
         if entry.file_size > _RATIO_FROM and ratio > MAX_RATIO:
             raise ParseError(ZIP_BOMB, f"compression ratio {ratio:.0f}:1 "
                              f"for {entry.filename} (limit {MAX_RATIO}:1)")
+    # Many parts each under the per-part floor can still add up to a bomb.
+    packed = sum(entry.compress_size for entry in entries)
+    if total > _RATIO_FROM and total / max(packed, 1) > MAX_RATIO:
+        raise ParseError(ZIP_BOMB, f"compression ratio {total / max(packed, 1):.0f}:1 over "
+                         f"its {len(entries)} parts (limit {MAX_RATIO}:1)")
 
 
 def _check_inflation(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> None:
