@@ -21,8 +21,9 @@ from api.keys import KeyStore, Scope
 from api.limits import BodyLimit
 from api.observability import install_observability
 from api.reindex import add_reindex_job, configured_roots, schedule_trigger
-from api.routers import admin, bridges, documents, health, pages, search
+from api.routers import admin, bridges, documents, health, pages, search, sign_in
 from api.security import SecurityHeaders
+from api.sessions import SessionStore
 from search.embedding import configured_encoder
 from search.knowledge_base import KnowledgeBase
 from search.records import valid_utf8
@@ -83,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         threading.Thread(target=app.state.kb.encoder.prepare_queries, name="query-encoder",
                          daemon=True).start()  # searches wait for it only if it is not done
         app.state.keys = KeyStore(app.state.kb.store)
+        app.state.sessions = SessionStore(app.state.kb.store,
+                                          dt.timedelta(hours=settings.session_hours))
         app.state.scheduler = _reindex_scheduler(app.state.kb) if settings.reindex_cron else None
         yield
         if app.state.scheduler is not None:
@@ -106,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "detail": _validation_message(exc), "errors": jsonable_errors(exc)})
 
     for router in (health.router, search.router, documents.router, bridges.router,
-                   admin.router, pages.router):
+                   admin.router, pages.router, sign_in.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")  # after the routes
     return app

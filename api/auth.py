@@ -1,13 +1,15 @@
 """Who is asking, and what they may do and see: API keys, scopes and office visibility.
 
 Every route but ``/health`` (and the readiness probe) depends on one of
-``ReadAccess``, ``IngestAccess`` or ``AdminAccess``. A key travels as
-``Authorization: Bearer KEY`` or ``X-API-Key: KEY`` (the web page keeps it in a
-session cookie). No key, or a wrong or revoked one: 401; a key without the
-route's scope: 403. A key limited to offices sees nothing of the others: the
-routers narrow every query with ``Access.restrict`` and check every document
-with ``Access.sees``. ``open_read_on_loopback`` (a laptop demo) lets requests
-from this machine read without a key, and nothing else.
+``ReadAccess``, ``IngestAccess`` or ``AdminAccess``: the JSON API takes a key in a header,
+``Authorization: Bearer KEY`` or ``X-API-Key: KEY``, never a cookie. The web pages
+(``PageAccess``, and ``LinkAccess`` for what they link to: a document's file, the map) take
+a browser session too (``api.sessions``: the cookie holds a session id, never a key). No
+key, or a wrong or revoked one: 401; a key without the route's scope: 403. A key limited to
+offices sees nothing of the others: the routers narrow every query with
+``Access.restrict`` and check every document with ``Access.sees``.
+``open_read_on_loopback`` (a laptop demo) lets requests from this machine read without a
+key, and nothing else.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from urllib.parse import urlencode
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.keys import KeyStore, Scope
+from api.keys import ApiKey, KeyStore, Scope
+from api.sessions import SessionStore
 from search.records import Filters
+from search.settings import Settings
 
-SESSION_COOKIE = "bridge_key"
+SESSION_COOKIE = "bridge_session"
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `bridge keys create`.")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -33,12 +37,14 @@ _header = APIKeyHeader(name="X-API-Key", auto_error=False,
 
 @dataclass(frozen=True)
 class Access:
-    """A caller's rights: its scopes and the offices it may see (None: every office)."""
+    """A caller's rights: its scopes and the offices it may see (None: every office);
+    ``csrf`` is the token a browser session's forms carry."""
 
     name: str
     scopes: frozenset[Scope]
     offices: frozenset[str] | None  # casefolded
     anonymous: bool = False  # no key: read on loopback (open_read_on_loopback)
+    csrf: str | None = None
 
     def sees(self, office: str | None) -> bool:
         return self.offices is None or (office is not None and office.casefold() in self.offices)
@@ -59,11 +65,21 @@ def get_keys(request: Request) -> KeyStore:
     return request.app.state.keys
 
 
-def _loopback(request: Request) -> bool:
+def get_sessions(request: Request) -> SessionStore:
+    return request.app.state.sessions
+
+
+def loopback_reader(settings: Settings, host: str | None) -> Access | None:
+    """The laptop demo's keyless reader, for a request from this machine when
+    ``open_read_on_loopback`` is on; None otherwise."""
+    if not settings.open_read_on_loopback or host is None:
+        return None
     try:
-        return request.client is not None and ipaddress.ip_address(request.client.host).is_loopback
+        loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
-        return False
+        return None
+    return Access("loopback (open_read_on_loopback)", frozenset({Scope.read}), None,
+                  anonymous=True) if loopback else None
 
 
 def authenticate(
@@ -72,15 +88,15 @@ def authenticate(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
 ) -> Access:
-    """The caller's access, from its key; 401 without a valid one."""
-    secret = (bearer.credentials if bearer else None) or header or \
-        request.cookies.get(SESSION_COOKIE)
-    if not secret:
-        if request.app.state.settings.open_read_on_loopback and _loopback(request):
-            return Access("loopback (open_read_on_loopback)", frozenset({Scope.read}), None,
-                          anonymous=True)
+    """The API's caller, from the key in its headers; 401 without a valid one."""
+    secret = (bearer.credentials if bearer else None) or header
+    if secret:
+        return key_access(keys, secret)
+    reader = loopback_reader(request.app.state.settings,
+                             request.client.host if request.client else None)
+    if reader is None:
         raise _key_required()
-    return key_access(keys, secret)
+    return reader
 
 
 def key_access(keys: KeyStore, secret: str) -> Access:
@@ -89,25 +105,54 @@ def key_access(keys: KeyStore, secret: str) -> Access:
     if key is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown or revoked API key",
                             headers={"WWW-Authenticate": "Bearer"})
+    return access_of(key)
+
+
+def access_of(key: ApiKey, csrf: str | None = None) -> Access:
     offices = frozenset(o.casefold() for o in key.offices) if key.offices else None
-    return Access(key.name, frozenset(key.scopes), offices)
+    return Access(key.name, frozenset(key.scopes), offices, csrf=csrf)
+
+
+def _browser_access(
+    request: Request,
+    keys: Annotated[KeyStore, Depends(get_keys)],
+    sessions: Annotated[SessionStore, Depends(get_sessions)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    header: Annotated[str | None, Depends(_header)],
+) -> Access:
+    """A browser's access: its session, else what the API would accept; 401 without."""
+    session_id = request.cookies.get(SESSION_COOKIE)
+    session = sessions.find(session_id) if session_id else None
+    if session is not None:
+        return access_of(session.key, session.csrf)
+    return authenticate(request, keys, bearer, header)
 
 
 def page_access(
     request: Request,
     keys: Annotated[KeyStore, Depends(get_keys)],
+    sessions: Annotated[SessionStore, Depends(get_sessions)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
 ) -> Access:
-    """A web page's reader: as ``ReadAccess``, but a browser without a key is sent to the
-    sign-in page (303) instead of getting a 401 it cannot act on."""
+    """A web page's reader: a browser without a session is sent to the sign-in page (303)
+    instead of getting a 401 it cannot act on."""
     try:
-        access = authenticate(request, keys, bearer, header)
+        access = _browser_access(request, keys, sessions, bearer, header)
     except HTTPException as exc:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise HTTPException(status.HTTP_303_SEE_OTHER, "sign in with an API key",
                             headers={"Location": f"/sign-in?{urlencode({'next': here})}"}
                             ) from exc
+    return _reader(access)
+
+
+def link_access(access: Annotated[Access, Depends(_browser_access)]) -> Access:
+    """What a page links to (a document's file, the map): a session or a key; 401 without."""
+    return _reader(access)
+
+
+def _reader(access: Access) -> Access:
     if Scope.read not in access.scopes:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this key lacks the 'read' scope")
     return access
@@ -138,3 +183,4 @@ ReadAccess = Annotated[Access, Depends(require(Scope.read))]
 IngestAccess = Annotated[Access, Depends(require(Scope.ingest))]
 AdminAccess = Annotated[Access, Depends(require(Scope.admin))]
 PageAccess = Annotated[Access, Depends(page_access)]
+LinkAccess = Annotated[Access, Depends(link_access)]

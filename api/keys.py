@@ -64,7 +64,7 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def _key(row: sqlite3.Row) -> ApiKey:
+def key_from_row(row: sqlite3.Row) -> ApiKey:
     return ApiKey(id=row["id"], name=row["name"], prefix=row["prefix"],
                   scopes=json.loads(row["scopes"]),
                   offices=json.loads(row["offices"]) if row["offices"] else None,
@@ -100,11 +100,11 @@ class KeyStore:
                  json.dumps(sorted(set(offices))) if offices else None, now))
             row = db.execute("SELECT * FROM api_keys WHERE id = ?",
                              (cursor.lastrowid,)).fetchone()
-        return _key(row), secret
+        return key_from_row(row), secret
 
     def list(self) -> list[ApiKey]:
         with self.store.connect() as db:
-            return [_key(r) for r in db.execute("SELECT * FROM api_keys ORDER BY id")]
+            return [key_from_row(r) for r in db.execute("SELECT * FROM api_keys ORDER BY id")]
 
     def revoke(self, key_id: int) -> ApiKey:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -114,11 +114,11 @@ class KeyStore:
             row = db.execute("SELECT * FROM api_keys WHERE id = ?", (key_id,)).fetchone()
         if row is None:
             raise KeyRequestError(f"no key with id {key_id}")
-        return _key(row)
+        return key_from_row(row)
 
     def find(self, secret: str) -> ApiKey | None:
         """The live key with this secret, if any."""
         with self.store.connect() as db:
             row = db.execute("SELECT * FROM api_keys WHERE digest = ? AND revoked_at IS NULL",
                              (_digest(secret),)).fetchone()
-        return _key(row) if row is not None else None
+        return key_from_row(row) if row is not None else None

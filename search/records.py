@@ -118,14 +118,16 @@ def _as_list(value: str | list[str] | None) -> list[str] | None:
     return [value]
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def printable(text: str) -> str:
-    """``text`` when it holds no control character (NUL, escapes, line breaks); a name, a
-    title or a filter value with one is refused rather than stored or echoed."""
-    if _CONTROL.search(text):
-        raise ValueError("must not contain control characters (NUL, line breaks, escapes)")
+    """``text`` when it holds no control character (NUL, escapes, line breaks) nor a lone
+    surrogate (not text in UTF-8); a name, a title or a filter value with one is refused
+    rather than stored or echoed."""
+    if _UNPRINTABLE.search(text):
+        raise ValueError("must not contain control characters (NUL, line breaks, escapes) "
+                         "or lone surrogates")
     return text
 
 

@@ -151,6 +151,19 @@ class Settings(BaseSettings):
     open_read_on_loopback: bool = Field(
         False, description="Laptop demo only: requests from this machine (loopback) may read "
         "without an API key. Every other route, and every other client, still needs one.")
+    session_hours: float = Field(12.0, gt=0, le=24 * 90, description="How long a web page "
+                                 "session lasts after signing in (sign-out and revoking the "
+                                 "key end it sooner).")
+    secure_cookies: bool = Field(
+        False, description="Mark the session cookie Secure even when the request came over "
+        "plain HTTP: set it when a TLS proxy in front of the server speaks HTTPS to browsers "
+        "(requests that arrive over HTTPS get it anyway).")
+    max_concurrent_uploads: int = Field(4, ge=1, le=256, description="Uploads received at "
+                                        "once; one more is refused with 429.")
+    body_idle_timeout_s: float = Field(30.0, gt=0, le=3600, description="Longest silence "
+                                       "while a request body arrives (408 beyond).")
+    body_total_timeout_s: float = Field(600.0, gt=0, le=86400, description="Longest time a "
+                                        "request body may take to arrive (408 beyond).")
     max_request_bytes: int = Field(
         1_000_000, ge=1_000, description="Largest request body, uploads aside (413 beyond).")
     max_upload_bytes: int = Field(

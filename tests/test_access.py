@@ -8,6 +8,8 @@ called so that they fail after the key check (an unknown id, a refused file).
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -161,3 +163,69 @@ def test_request_bodies_have_a_size_limit(server: httpx.Client) -> None:
     response = server.post("/search", content=chunks(),
                            headers={"content-type": "application/json"})
     assert response.status_code == 413
+
+
+@contextmanager
+def signed_in(server: httpx.Client, key: str) -> Iterator[httpx.Client]:
+    """A browser-like client (cookies, no key header) that signed in with ``key``."""
+    with httpx.Client(base_url=server.base_url, timeout=120) as browser:
+        form = browser.get("/sign-in").text
+        token = form.split('name="csrf" value="')[1].split('"')[0]
+        response = browser.post("/sign-in", data={"key": key, "next": "/", "csrf": token})
+        assert response.status_code == 303, response.text
+        yield browser
+
+
+def test_a_session_cookie_opens_the_pages_never_the_json_api(
+        server: httpx.Client, keys: dict[str, str]) -> None:
+    with signed_in(server, keys["paris"]) as browser:
+        session = browser.cookies["bridge_session"]
+        assert session != keys["paris"] and len(session) >= 40
+        assert browser.get("/").status_code == 200
+        assert browser.get("/map").status_code == 200
+        for method, path, body, _ in ROUTES:
+            if path == "/documents/1/file":
+                continue  # what the pages link to: the session reads it (404: not Paris's)
+            response = call(server, method, path, body, {"Cookie": f"bridge_session={session}"})
+            assert response.status_code == 401, (method, path, response.status_code)
+
+
+def test_signing_in_and_out_needs_the_forms_token(server: httpx.Client,
+                                                  keys: dict[str, str]) -> None:
+    forged = httpx.post(f"{server.base_url}/sign-in", data={"key": keys["read"], "next": "/"})
+    assert forged.status_code == 403 and "bridge_session" not in forged.cookies
+    with signed_in(server, keys["read"]) as browser:
+        assert browser.post("/sign-out", data={"csrf": "forged"}).status_code == 403
+        assert browser.get("/").status_code == 200  # still signed in
+        page = browser.get("/").text
+        token = page.split('name="csrf" value="')[1].split('"')[0]
+        assert browser.post("/sign-out", data={"csrf": token}).status_code == 303
+        assert browser.get("/").status_code == 303  # the session is over
+
+
+def test_revoking_a_key_ends_its_sessions(server: httpx.Client, env: dict[str, str]) -> None:
+    key = create_key(env, "short-lived", "read")
+    with signed_in(server, key) as browser:
+        assert browser.get("/").status_code == 200
+        listed = subprocess.run([*BRIDGE, "keys", "list"], env=env, capture_output=True,
+                                text=True, check=True).stdout
+        key_id = next(line for line in listed.splitlines() if "short-lived" in line).split()[0]
+        subprocess.run([*BRIDGE, "keys", "revoke", key_id.lstrip("#")], env=env, check=True,
+                       capture_output=True)
+        assert browser.get("/").status_code == 303
+
+
+def test_the_session_cookie_is_secure_behind_an_https_proxy(server: httpx.Client,
+                                                           keys: dict[str, str]) -> None:
+    """uvicorn believes X-Forwarded-Proto from a proxy on this machine (its default)."""
+    browser = httpx.Client(base_url=server.base_url, timeout=120,
+                           headers={"X-Forwarded-Proto": "https"})
+    with browser:
+        form = browser.get("/sign-in")
+        assert "secure" in form.headers["set-cookie"].lower()
+        token = form.text.split('name="csrf" value="')[1].split('"')[0]
+        browser.cookies.set("bridge_csrf", form.cookies["bridge_csrf"])
+        response = browser.post("/sign-in", data={"key": keys["read"], "csrf": token})
+        cookie = response.headers["set-cookie"].lower()
+        assert cookie.startswith("bridge_session=") and "secure" in cookie
+        assert "httponly" in cookie and "samesite=strict" in cookie

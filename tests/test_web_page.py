@@ -19,7 +19,15 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 import yaml
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Cookie,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from api.routers.pages import highlighted
 from tests.conftest import CORPUS, REPO
@@ -239,7 +247,7 @@ def test_the_navigation_leads_to_the_bridge_map(laptop: Page) -> None:
     blocked = csp_violations(laptop)
     laptop.goto("/")
     laptop.get_by_role("navigation", name="Site").get_by_role("link", name="Bridge map").click()
-    laptop.wait_for_url(re.compile(r"/bridges/map\?format=html"))
+    laptop.wait_for_url(re.compile(r"/map$"))
     expect(laptop.locator("h1")).to_have_text("Bridge map")
     expect(laptop.locator("[data-figure] svg").first).to_be_visible()  # drawn under the CSP
     assert blocked == []
@@ -337,18 +345,29 @@ def test_the_page_asks_for_a_key_and_keeps_it_for_the_session(
         page.get_by_label("API key").fill("kb_not-a-key")
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("alert")).to_contain_text("unknown")
-        assert context.cookies() == []
+        assert session_cookies(context) == []
         page.get_by_label("API key").fill(key)
         page.screenshot(path=str(artifacts / "sign-in.png"))
         page.get_by_role("button", name="Sign in").click()
         expect(page).to_have_url(re.compile(r"q=heart"))  # back where it was going
-        [cookie] = context.cookies()
+        [cookie] = session_cookies(context)
         assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] == -1
+        assert cookie["value"] != key  # a session id, never the key
         offices = page.locator("ol.results .badge.office").all_inner_texts()
         assert offices and set(offices) == {"Paris"}, offices
+        page.get_by_role("button", name="Sign out").click()
+        expect(page).to_have_url(re.compile(r"/sign-in"))
+        page.goto("/")  # the session ended with the sign-out
+        expect(page).to_have_url(re.compile(r"/sign-in\?next="))
+        page.get_by_label("API key").fill(key)
+        page.get_by_role("button", name="Sign in").click()
         page.goto("/sign-in?next=//evil.example/")  # never sent to another site
         page.get_by_label("API key").fill(key)
         page.get_by_role("button", name="Sign in").click()
         expect(page).to_have_url(f"{server.base_url}/")
     finally:
         context.close()
+
+
+def session_cookies(context: BrowserContext) -> list[Cookie]:
+    return [c for c in context.cookies() if c["name"] == "bridge_session"]

@@ -9,7 +9,7 @@ import plotly
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
-from api.auth import ReadAccess
+from api.auth import PageAccess, ReadAccess
 from api.deps import get_kb
 from api.map_page import render_map_html
 from api.schemas import BridgeRequest, ErrorResponse
@@ -43,6 +43,12 @@ def bridge_map(kb: Annotated[KnowledgeBase, Depends(get_kb)], access: ReadAccess
     if format == "html":
         return HTMLResponse(render_map_html(bridge_map, plotly_src=PLOTLY_URL))
     return bridge_map
+
+
+@router.get("/map", response_class=HTMLResponse, include_in_schema=False)
+def map_page(kb: Annotated[KnowledgeBase, Depends(get_kb)], access: PageAccess) -> HTMLResponse:
+    """The bridge map as the web page shows it (a browser session suffices)."""
+    return HTMLResponse(render_map_html(kb.bridge_map(access.offices), plotly_src=PLOTLY_URL))
 
 
 @router.get(PLOTLY_URL, include_in_schema=False)

@@ -18,15 +18,14 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request, Response
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi.responses import FileResponse, HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from pydantic import ValidationError
 
-from api.auth import SESSION_COOKIE, Access, PageAccess, ReadAccess, get_keys, key_access
+from api.auth import Access, LinkAccess, PageAccess
 from api.deps import get_kb
-from api.keys import KeyStore, Scope
 from api.schemas import MAX_ID, MAX_OFFSET, MAX_QUERY_CHARS, ErrorResponse, whole_number
 from search.bridges import BridgeQuery
 from search.knowledge_base import KnowledgeBase
@@ -49,7 +48,7 @@ TEMPLATES = FilePath(__file__).resolve().parent.parent / "templates" / "pages"
 PAGE_SIZE = 10
 COUNT_DEPTH = 50  # the counts beside the filters are over this many top documents
 BRIDGES_SHOWN = 5
-MAP_URL = "/bridges/map?format=html"
+MAP_URL = "/map"
 
 # Field -> what a researcher calls it; the order the filters are shown in.
 FACETS = {"office": "Office", "region": "Region", "doc_type": "Document type",
@@ -366,14 +365,14 @@ def search_page(kb: Annotated[KnowledgeBase, Depends(get_kb)], access: PageAcces
         search = parse_search(form, options, kb.settings.search_mode)
     except FormError as exc:
         mode = form.mode if form.mode in MODES else kb.settings.search_mode.value
-        return render("search.html", 422, form=form, mode=mode, error=str(exc),
-                      options=facet_options(form, options, None), results=None)
+        return render("search.html", 422, csrf=access.csrf, form=form, mode=mode,
+                      error=str(exc), options=facet_options(form, options, None), results=None)
     filters = access.restrict(search.filters)
     results = run_search(kb, replace(search, filters=filters)) if filters is not None else \
         Results(documents=[], offset=0, total=0, more=False, counts=options)
-    return render("search.html", form=form, mode=search.mode.value, error=None,
-                  options=facet_options(form, options, results.counts), results=results,
-                  page_size=PAGE_SIZE, count_depth=COUNT_DEPTH)
+    return render("search.html", csrf=access.csrf, form=form, mode=search.mode.value,
+                  error=None, options=facet_options(form, options, results.counts),
+                  results=results, page_size=PAGE_SIZE, count_depth=COUNT_DEPTH)
 
 
 # --- the document page --------------------------------------------------------------
@@ -397,9 +396,9 @@ def document_page(doc_id: str, kb: Annotated[KnowledgeBase, Depends(get_kb)],
     number = _document_id(doc_id)
     found = kb.document(number) if number is not None else None
     if found is None or not access.sees(found[0].office):
-        return render("not_found.html", 404, doc_id=doc_id)
+        return render("not_found.html", 404, csrf=access.csrf, doc_id=doc_id)
     document, chunks = found
-    return render("document.html", document=document, chunks=chunks,
+    return render("document.html", csrf=access.csrf, document=document, chunks=chunks,
                   near_duplicates=[d for d in kb.near_duplicates(document.id)
                                    if access.sees(d.document.office)],
                   bridges=_bridges(kb, document.id, access))
@@ -418,7 +417,7 @@ def media_type(path: FilePath) -> str:
                        404: {"model": ErrorResponse}})
 def document_file(doc_id: Annotated[int, Path(ge=1, le=MAX_ID)],
                   kb: Annotated[KnowledgeBase, Depends(get_kb)],
-                  access: ReadAccess) -> FileResponse:
+                  access: LinkAccess) -> FileResponse:
     """The document's original file, as ingested (the first of its paths still on disk).
 
     Only paths the database holds are ever read; a browser opens a PDF link ending in
@@ -435,40 +434,3 @@ def document_file(doc_id: Annotated[int, Path(ge=1, le=MAX_ID)],
                                 content_disposition_type="inline")
     raise HTTPException(status_code=404,
                         detail=f"the file of document {doc_id} is no longer on disk")
-
-
-# --- signing in -----------------------------------------------------------------------
-def _local(target: str) -> str:
-    """Where to go after signing in: a path of this site only, never another host."""
-    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
-
-
-@router.get("/sign-in", response_class=HTMLResponse, include_in_schema=False)
-def sign_in_page(next: str = "/") -> HTMLResponse:
-    return render("sign_in.html", next=_local(next), error=None)
-
-
-@router.post("/sign-in", response_class=HTMLResponse, include_in_schema=False)
-def sign_in(request: Request, keys: Annotated[KeyStore, Depends(get_keys)],
-            key: Annotated[str, Form(max_length=200)] = "",
-            next: Annotated[str, Form(max_length=2000)] = "/") -> Response:
-    """Check the key and keep it in a session cookie (gone when the browser closes):
-    HttpOnly, so no script reads it, and SameSite=Strict, so no other site sends it."""
-    try:
-        access = key_access(keys, key) if key.strip() else None
-    except HTTPException:
-        access = None
-    if access is None or Scope.read not in access.scopes:
-        return render("sign_in.html", 401, next=_local(next),
-                      error="That key is unknown, revoked, or lacks the read scope.")
-    response = RedirectResponse(_local(next), status_code=303)
-    response.set_cookie(SESSION_COOKIE, key.strip(), httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")
-    return response
-
-
-@router.post("/sign-out", include_in_schema=False)
-def sign_out() -> Response:
-    response = RedirectResponse("/sign-in", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
-    return response
