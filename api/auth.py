@@ -113,43 +113,53 @@ def access_of(key: ApiKey, csrf: str | None = None) -> Access:
     return Access(key.name, frozenset(key.scopes), offices, csrf=csrf)
 
 
-def _browser_access(
+@dataclass(frozen=True)
+class _Presented:
+    """What a browser's request presents (a session cookie, or a key in a header), with the
+    stores that check them."""
+
+    request: Request
+    keys: KeyStore
+    sessions: SessionStore
+    bearer: HTTPAuthorizationCredentials | None
+    header: str | None
+
+    def access(self) -> Access:
+        """Its session's access, else what the API would accept; 401 without either."""
+        session_id = self.request.cookies.get(SESSION_COOKIE)
+        session = self.sessions.find(session_id) if session_id else None
+        if session is not None:
+            return access_of(session.key, session.csrf)
+        return authenticate(self.request, self.keys, self.bearer, self.header)
+
+
+def _presented(
     request: Request,
     keys: Annotated[KeyStore, Depends(get_keys)],
     sessions: Annotated[SessionStore, Depends(get_sessions)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     header: Annotated[str | None, Depends(_header)],
-) -> Access:
-    """A browser's access: its session, else what the API would accept; 401 without."""
-    session_id = request.cookies.get(SESSION_COOKIE)
-    session = sessions.find(session_id) if session_id else None
-    if session is not None:
-        return access_of(session.key, session.csrf)
-    return authenticate(request, keys, bearer, header)
+) -> _Presented:
+    return _Presented(request, keys, sessions, bearer, header)
 
 
-def page_access(
-    request: Request,
-    keys: Annotated[KeyStore, Depends(get_keys)],
-    sessions: Annotated[SessionStore, Depends(get_sessions)],
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    header: Annotated[str | None, Depends(_header)],
-) -> Access:
+def page_access(presented: Annotated[_Presented, Depends(_presented)]) -> Access:
     """A web page's reader: a browser without a session is sent to the sign-in page (303)
     instead of getting a 401 it cannot act on."""
     try:
-        access = _browser_access(request, keys, sessions, bearer, header)
+        access = presented.access()
     except HTTPException as exc:
-        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        url = presented.request.url
+        here = url.path + (f"?{url.query}" if url.query else "")
         raise HTTPException(status.HTTP_303_SEE_OTHER, "sign in with an API key",
                             headers={"Location": f"/sign-in?{urlencode({'next': here})}"}
                             ) from exc
     return _reader(access)
 
 
-def link_access(access: Annotated[Access, Depends(_browser_access)]) -> Access:
+def link_access(presented: Annotated[_Presented, Depends(_presented)]) -> Access:
     """What a page links to (a document's file, the map): a session or a key; 401 without."""
-    return _reader(access)
+    return _reader(presented.access())
 
 
 def _reader(access: Access) -> Access:
