@@ -131,8 +131,11 @@ def printable(text: str) -> str:
     return text
 
 
-Label = Annotated[str, AfterValidator(printable)]
-"""A name, title or metadata value: printable text, one line."""
+Label = Annotated[str, AfterValidator(printable), Field(json_schema_extra={
+    "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$"})]
+"""A name, title or metadata value: printable text, one line (the pattern tells API
+clients and schema-driven tools what :func:`printable` enforces; lone surrogates, which no
+well-formed text holds, are refused too)."""
 FilterValue = Annotated[Label, StringConstraints(max_length=100)]
 MAX_FILTER_VALUES = 50
 

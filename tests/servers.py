@@ -39,7 +39,8 @@ def bridge_server(env: dict[str, str], *args: str,
     The client carries a key with every scope (made for it with `bridge keys
     create`); tests of access control make their own. The server's output goes
     to a file (``log_path``, else a temporary one), never to an undrained pipe:
-    thousands of access-log lines would fill it and stall the server.
+    thousands of access-log lines would fill it and stall the server. The server's
+    process id is ``client.server_pid``, for tests that measure its memory.
     """
     key = create_key(env, "tests", "read", "ingest", "admin")
     port = free_port()
@@ -50,6 +51,7 @@ def bridge_server(env: dict[str, str], *args: str,
                                    stderr=subprocess.STDOUT)
         client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60,
                               headers={"Authorization": f"Bearer {key}"})
+        client.server_pid = process.pid  # type: ignore[attr-defined]
         try:
             deadline = time.monotonic() + 180
             while True:
