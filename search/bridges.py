@@ -97,7 +97,8 @@ class _OfficeCache:
 
     generation: int
     offices: dict[str, np.ndarray]
-    neighbourhood: dict[int, float] = field(default_factory=dict)
+    # (the offices the caller sees, None for all; chunk id) -> neighbourhood similarity
+    neighbourhood: dict[tuple[frozenset[str] | None, int], float] = field(default_factory=dict)
 
     @cached_property
     def office_of(self) -> dict[int, str]:
@@ -218,15 +219,17 @@ class Bridger:
                 break
         source_hood = np.where(scores >= -1, scores, np.nan)[:, :margin_k]
         source_mean = np.nan_to_num(np.nanmean(source_hood, axis=1), nan=1.0)
-        target_mean = self._neighbourhood(generation, cache, sorted(targets))
+        target_mean = self._neighbourhood(generation, cache, sorted(targets),
+                                          query.visible_offices)
         pairs = [_Pair(i, t, s, s / ((source_mean[i] + target_mean.get(t, s)) / 2))
                  for s, i, t in scored]
         return sorted(pairs, key=lambda p: (-p.score, p.target))
 
-    def _neighbourhood(self, generation: Generation, cache: _OfficeCache,
-                       chunk_ids: list[int]) -> dict[int, float]:
-        """Mean cosine of each chunk's ``bridge_margin_k`` nearest chunks of other offices."""
-        missing = [i for i in chunk_ids if i not in cache.neighbourhood]
+    def _neighbourhood(self, generation: Generation, cache: _OfficeCache, chunk_ids: list[int],
+                       visible: frozenset[str] | None) -> dict[int, float]:
+        """Mean cosine of each chunk's ``bridge_margin_k`` nearest chunks of the other offices
+        the caller may see: a margin never moves with what a hidden office holds."""
+        missing = [i for i in chunk_ids if (visible, i) not in cache.neighbourhood]
         if missing:
             with self.store.connect() as db:
                 stored = self.store.chunk_vectors(db, missing, self.encoder.model_id,
@@ -236,15 +239,18 @@ class Bridger:
             for row, chunk_id in enumerate(stored.ids):
                 by_office.setdefault(cache.office_of.get(int(chunk_id)), []).append(row)
             for office, rows in by_office.items():
-                others = [ids for o, ids in cache.offices.items() if o != office]
+                others = [ids for o, ids in cache.offices.items() if o != office
+                          and (visible is None or o.casefold() in visible)]
                 if not others:
                     continue
                 scores, _ = generation.index.search(vectors[rows], self.settings.bridge_margin_k,
                                                     np.concatenate(others))
                 cache.neighbourhood.update(
-                    (int(stored.ids[r]), float(s[s > -1].mean()) if (s > -1).any() else 1.0)
+                    ((visible, int(stored.ids[r])),
+                     float(s[s > -1].mean()) if (s > -1).any() else 1.0)
                     for r, s in zip(rows, scores, strict=True))
-        return {i: cache.neighbourhood[i] for i in chunk_ids if i in cache.neighbourhood}
+        return {i: cache.neighbourhood[(visible, i)] for i in chunk_ids
+                if (visible, i) in cache.neighbourhood}
 
     # --- steps 4-5 ----------------------------------------------------------------
     def _bridges(self, source: _Source, pairs: list[_Pair], query: BridgeQuery) -> list[Bridge]:

@@ -88,10 +88,11 @@ class Retriever:
                                                                  self.settings.fusion_depth)
         lexical: list[tuple[int, float]] = []
         allowed: np.ndarray | None = None
+        narrowed = filters is not None and bool(filters.office)  # BM25 over those offices
         with self.store.connect() as db:  # one snapshot for the filter, phrases and BM25
             if mode != SearchMode.dense:
                 lexical = self.store.lexical.search(db, query.raw, languages, list_depth, where,
-                                                    params)
+                                                    params, narrowed)
             if mode != SearchMode.lexical:
                 allowed = self._allowed(db, query, languages, filters, where, params)
         if mode == SearchMode.lexical:

@@ -404,3 +404,31 @@ def test_terms_written_by_another_analysis_are_rebuilt(db: sqlite3.Connection,
     index.ensure_schema(db)
     assert [i for i, _ in index.search(db, "high effect", ["en"], k=5)] == [1]
     assert index.count(db) == 1
+
+
+PARIS_NOTES = ["télésurveillance telemonitoring of patients at home",
+               "telemonitoring nurses call after a weight alert",
+               "coaching app retention in Lyon"]
+
+
+def narrowed_to_paris(db, index, query: str) -> list[tuple[int, float]]:
+    return index.search(db, query, ["en"], k=10, where="d.office IN (?)", params=["paris"],
+                        narrowed=True)
+
+
+def test_a_search_narrowed_to_offices_scores_as_bm25_over_them_alone(db, index, tmp_path):
+    paris = add_document(db, index, PARIS_NOTES, office="paris")
+    # over the whole table (only Paris so far) the narrowed scores are FTS5's own
+    narrowed = narrowed_to_paris(db, index, "telemonitoring weight")
+    fts5 = index.search(db, "telemonitoring weight", ["en"], k=10)
+    assert ids_of(narrowed) == ids_of(fts5)
+    assert [s for _, s in narrowed] == pytest.approx([s for _, s in fts5], rel=1e-6)
+    before = narrowed_to_paris(db, index, "telemonitoring weight")
+    assert ids_of(before) == [paris[1], paris[0]]
+    # Boston adds chunks that hold the words: a Paris-narrowed search cannot tell
+    add_document(db, index, ["telemonitoring telemonitoring weight"] * 7, office="Boston")
+    assert narrowed_to_paris(db, index, "telemonitoring weight") == before
+    open_scores = dict(index.search(db, "telemonitoring weight", ["en"], k=20))
+    assert open_scores[paris[1]] != dict(before)[paris[1]]  # the open search's stats moved
+    phrase = narrowed_to_paris(db, index, '"weight alert" telemonitoring')
+    assert ids_of(phrase) == [paris[1]]

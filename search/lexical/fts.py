@@ -10,11 +10,19 @@ which is what makes ``DELETE ... WHERE rowid = ?`` possible.
 User input never reaches FTS5 syntax: every term is emitted as a quoted FTS5
 string, so operators, parentheses, ``*``, ``NEAR``, ``-`` or ``:`` in a query
 are just characters that analysis has already discarded.
+
+A search narrowed to offices (by a filter, or by a key limited to them) is scored with
+statistics of those offices alone: FTS5's bm25() counts every row of the table, so from its
+scores a Paris-only key could work out how many hidden chunks hold a word. Such a search
+reads its matching rows and scores them here with the same BM25 (FTS5's k1, b and idf),
+its document frequencies and lengths taken over the visible chunks only.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from search.lexical.analysis import ANALYSIS_VERSION, Analyzer, contains_phrase, parse_query
@@ -31,6 +39,11 @@ SCHEMA = (
 # k verified hits are found or the candidates run out.
 _PHRASE_PAGE_FACTOR = 4
 _MIN_PHRASE_PAGE = 50
+# FTS5's bm25() constants, so that a narrowed search scores as an open one would.
+_K1, _B = 1.2, 0.75
+_TOKENS = "length(t.terms) - length(replace(t.terms, ' ', '')) + (length(t.terms) > 0)"
+_VISIBLE = (f"FROM {TABLE} AS t JOIN chunks AS c ON c.id = t.rowid "
+            "JOIN documents AS d ON d.id = c.document_id")
 
 
 def _quote(term: str) -> str:
@@ -106,16 +119,24 @@ class LexicalIndex:
         reliable across languages; ``contains_phrase`` does the exact check.
         An empty string means there is nothing to search for.
         """
+        expression, phrases, _ = self._match(query, languages)
+        return expression, phrases
+
+    def _match(self, query: str, languages: Sequence[str | None]
+               ) -> tuple[str, tuple[str, ...], list[str]]:
+        """``match_expression``'s answer, and every term it holds."""
         parsed = parse_query(query)
         free = self._terms(parsed.text, languages)
         if not free:
-            return "", parsed.phrases
+            return "", parsed.phrases, []
         clauses = ["(" + " OR ".join(_quote(t) for t in free) + ")"]
+        terms = list(free)
         for phrase in parsed.phrases:
             required = self._terms(phrase, languages)
             if required:
                 clauses.append("(" + " AND ".join(_quote(t) for t in required) + ")")
-        return " AND ".join(clauses), parsed.phrases
+                terms.extend(required)
+        return " AND ".join(clauses), parsed.phrases, _unique(terms)
 
     def search(
         self,
@@ -125,22 +146,51 @@ class LexicalIndex:
         k: int,
         where: str = NO_FILTER,
         params: Sequence = (),
+        narrowed: bool = False,
     ) -> list[tuple[int, float]]:
         """Up to ``k`` (chunk_id, score) pairs, best first; score = -bm25 > 0.
 
         ``where``/``params`` is the caller's SQL condition over ``c``
         (chunks) and ``d`` (documents); it is applied before the LIMIT so a
-        filtered search still returns k hits when k exist.
+        filtered search still returns k hits when k exist. ``narrowed``: the condition
+        narrows to offices, whose statistics alone score the hits.
         """
         if k <= 0:
             return []
-        expression, phrases = self.match_expression(query, languages)
+        expression, phrases, terms = self._match(query, languages)
         if not expression:
             return []
+        if narrowed:
+            return self._scored_here(db, expression, phrases, terms, where, params)[:k]
         if not phrases:
             rows = self._page(db, expression, where, params, limit=k, offset=0)
             return [(chunk_id, -bm25) for chunk_id, bm25 in rows]
         return self._verified(db, expression, phrases, where, params, k)
+
+    def _scored_here(self, db: sqlite3.Connection, expression: str, phrases: tuple[str, ...],
+                     wanted: list[str], where: str, params: Sequence
+                     ) -> list[tuple[int, float]]:
+        """Every visible match, with BM25 over the visible chunks, best first."""
+        rows = db.execute(
+            f"SELECT c.id, t.terms{', c.text' if phrases else ''} {_VISIBLE} "
+            f"WHERE {TABLE} MATCH ? AND ({where})", (expression, *params)).fetchall()
+        rows = [r for r in rows if all(contains_phrase(r[2], p) for p in phrases)] \
+            if phrases else rows
+        if not rows:
+            return []
+        count, tokens = db.execute(f"SELECT count(*), total({_TOKENS}) {_VISIBLE} "
+                                   f"WHERE ({where})", tuple(params)).fetchone()
+        documents = [(row[0], Counter(row[1].split())) for row in rows]
+        frequency = Counter(term for _, terms in documents for term in wanted if term in terms)
+        average = tokens / count if count else 1.0
+        scored = []
+        for chunk_id, terms in documents:
+            length = sum(terms.values())
+            score = sum(_idf(count, frequency[term]) * terms[term] * (_K1 + 1)
+                        / (terms[term] + _K1 * (1 - _B + _B * length / average))
+                        for term in wanted if term in terms)
+            scored.append((chunk_id, score))
+        return sorted(scored, key=lambda hit: (-hit[1], hit[0]))
 
     def _verified(
         self,
@@ -195,3 +245,10 @@ class LexicalIndex:
             "ORDER BY bm25, c.id LIMIT ? OFFSET ?"
         )
         return db.execute(sql, (expression, *params, limit, offset)).fetchall()
+
+
+
+def _idf(documents: int, holding: int) -> float:
+    """FTS5's idf: log((N - n + 0.5) / (n + 0.5)), never below a small positive floor."""
+    idf = math.log((documents - holding + 0.5) / (holding + 0.5))
+    return idf if idf > 0 else 1e-6
