@@ -1,6 +1,9 @@
-"""Headers every answer carries: what a browser may run, frame and send, what caches keep.
+"""What an answer discloses: its headers, and how it names stored files.
 
-A pure ASGI middleware, so that no route can forget them:
+Pure ASGI middlewares, so that no route can forget them. ``ShownPaths`` names every stored
+file by its source and its path inside it (``search.path_names``), never by the server's
+absolute path. ``SecurityHeaders`` sets what a browser may run, frame and send, and what
+caches keep:
 
 * ``Content-Security-Policy``: scripts from this site only (the pages' scripts are files
   under ``/static``, never inline), nothing may frame a page, forms post here only. Inline
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from search.path_names import SHOWN_PATHS
 
 STATIC_PREFIXES = ("/static/", "/static-offline-docs/")
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
@@ -58,3 +63,21 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+class ShownPaths:
+    """Sets, for each request, how stored paths are named in what it is answered."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kb = getattr(scope["app"].state, "kb", None) if scope["type"] == "http" else None
+        if kb is None:
+            await self.app(scope, receive, send)
+            return
+        token = SHOWN_PATHS.set(kb.store.path_namer())
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            SHOWN_PATHS.reset(token)

@@ -81,7 +81,11 @@ def receive(kb: KnowledgeBase, raw_name: str | None, content: BinaryIO) -> Recei
 
 def ingest(kb: KnowledgeBase, files: list[Received], metadata: dict[str, Any]) -> list[Outcome]:
     """Ingest the stored files in one run; a file that fails is removed again."""
-    roots = [Root(path=f.stored, source=UPLOADS, file_name=f.client_name) for f in files]
+    # an upload is its office's own document, even where another office holds the same
+    # bytes: nothing about the other is linked to it or said of it
+    identity = f"upload:{str(metadata.get('office') or '').casefold()}"
+    roots = [Root(path=f.stored, source=UPLOADS, file_name=f.client_name, identity=identity)
+             for f in files]
     report = Ingestor(kb, metadata).run(roots, kind="upload", trigger="api")
     failed = {str(Path(f.path).resolve()): f.reason for f in report.failed}
     duplicates = set(report.duplicates)

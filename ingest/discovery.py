@@ -24,7 +24,9 @@ class Root:
     ``defaults`` is metadata the source implies, weighed like a manifest at the
     root; ``default_language`` is used only where detection finds none; ``file_name`` is
     the name a single file had before it was stored under another (an upload), from which
-    its title and date are taken when the file itself says none.
+    its title and date are taken when the file itself says none. ``identity`` scopes what
+    counts as the same content: files under roots of different identities never share a
+    document (an upload's content is its office's own, whatever another office holds).
     """
 
     path: Path
@@ -34,6 +36,15 @@ class Root:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     file_name: str | None = None
+    identity: str | None = None
+
+
+def shown_name(root: Root) -> str:
+    """What readers see a root as: an upload's original name, a source's name, a folder's
+    own name; never the server's path to it."""
+    if root.file_name:
+        return f"{root.source or 'uploads'}/{root.file_name}"
+    return root.source or root.path.resolve().name or "files"
 
 
 @dataclass(frozen=True)

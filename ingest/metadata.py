@@ -60,8 +60,11 @@ def is_metadata_file(path: Path) -> bool:
     return path.name == MANIFEST_NAME or path.name.endswith(SIDECAR_SUFFIX)
 
 
-def content_hash(path: Path) -> str:
+def content_hash(path: Path, identity: str | None = None) -> str:
+    """The file's SHA-256, within ``identity`` when one scopes it (see ``Root.identity``)."""
     digest = hashlib.sha256()
+    if identity:
+        digest.update(identity.encode("utf-8") + b"\0")
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)

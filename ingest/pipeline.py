@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from ingest.discovery import FoundFile, Root, discover
+from ingest.discovery import FoundFile, Root, discover, shown_name
 from ingest.engines import engine_for
 from ingest.engines.base import EmbeddedFile
 from ingest.failures import failure_of, is_fatal
@@ -112,6 +112,7 @@ class _Run:
         for root in roots:
             if root.path.exists():  # a missing root (an unmounted share) deletes nothing
                 self.known.update(self.kb.store.known_paths(str(root.path.resolve())))
+                self.kb.store.remember_root(str(root.path.resolve()), shown_name(root))
         on_disk = {f.source_path for f in files}
         for path, state in self.known.items():
             if path not in on_disk:
@@ -173,7 +174,7 @@ class _Run:
         if state and not force and (state.size, state.mtime_ns) == (stat.size, stat.mtime_ns):
             self.report.unchanged += 1
             return False
-        digest = content_hash(file.path)
+        digest = content_hash(file.path, file.root.identity)
         if state and not force and state.content_hash == digest:
             store.touch_path(source, stat)
             self.report.unchanged += 1

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from search import duplicates
+from search.path_names import AS_STORED
 from search.records import (
     AlignedPassages,
     Bridge,
@@ -83,7 +84,7 @@ class _Pair:
 
 
 def _summary(document: Document) -> DocumentSummary:
-    return DocumentSummary.model_validate(document.model_dump())
+    return DocumentSummary.model_validate(document.model_dump(context=AS_STORED))
 
 
 def _passage(chunk: Chunk) -> Passage:

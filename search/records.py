@@ -16,11 +16,15 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializationInfo,
     StringConstraints,
     computed_field,
+    field_serializer,
     field_validator,
     model_validator,
 )
+
+from search.path_names import shown
 
 
 def valid_utf8(text: str) -> str:
@@ -75,6 +79,10 @@ class DocumentMeta(BaseModel):
     source_path: str
     content_hash: str
 
+    @field_serializer("source_path")
+    def _shown_source(self, path: str, info: SerializationInfo) -> str:
+        return shown(path, info.context)
+
 
 class Document(DocumentMeta):
     """A stored document: one per distinct content, listed under every path that holds it.
@@ -86,6 +94,10 @@ class Document(DocumentMeta):
     n_chunks: int
     ingested_at: dt.datetime
     paths: list[str] = Field(default_factory=list)
+
+    @field_serializer("paths")
+    def _shown_paths(self, paths: list[str], info: SerializationInfo) -> list[str]:
+        return [shown(path, info.context) for path in paths]
 
 
 class FileStat(BaseModel):
@@ -174,6 +186,10 @@ class DocumentSummary(BaseModel):
     language: str | None
     date: dt.date | None
     source_path: str
+
+    @field_serializer("source_path")
+    def _shown_source(self, path: str, info: SerializationInfo) -> str:
+        return shown(path, info.context)
 
 
 class Hit(BaseModel):

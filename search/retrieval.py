@@ -25,6 +25,7 @@ import numpy as np
 from search.fusion import FusionWeights, fuse
 from search.language import LanguageDetector
 from search.lexical import parse_query
+from search.path_names import AS_STORED
 from search.records import Chunk, Document, DocumentSummary, Filters, Hit, SearchMode, valid_utf8
 from search.reranker import Reranker, load_reranker
 from search.settings import Settings
@@ -165,5 +166,5 @@ class Retriever:
             text=chunk.text,
             language=chunk.language,
             provenance=chunk.provenance,
-            document=DocumentSummary.model_validate(document.model_dump()),
+            document=DocumentSummary.model_validate(document.model_dump(context=AS_STORED)),
         )

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from search import duplicates
+from search import duplicates, path_names
 from search.lexical import Analyzer, LexicalIndex
 from search.records import (
     Chunk,
@@ -210,6 +210,7 @@ class Store:
             db.executescript(SCHEMA)
             self.lexical.ensure_schema(db)
             duplicates.ensure_schema(db)
+            path_names.ensure_schema(db)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                        (SCHEMA_VERSION,))
             db.commit()
@@ -329,6 +330,15 @@ class Store:
                          (source_path,)).fetchone()
         return row[0] if row else None
 
+    def remember_root(self, root: str, shown: str) -> None:
+        """Name ``root`` and the files below it for readers (``search.path_names``)."""
+        with self.connect() as db:
+            path_names.remember(db, root, shown)
+
+    def path_namer(self) -> path_names.PathNamer:
+        with self.connect() as db:
+            return path_names.namer(db)
+
     def touch_path(self, source_path: str, stat: FileStat) -> None:
         """Record a new stat for a file whose content did not change."""
         with self.connect() as db:
@@ -338,7 +348,7 @@ class Store:
     # --- documents and chunks -----------------------------------------------------
     @staticmethod
     def insert_document(db: sqlite3.Connection, meta: DocumentMeta, n_chunks: int) -> int:
-        row = meta.model_dump(mode="json")
+        row = meta.model_dump(mode="json", context=path_names.AS_STORED)
         row.update(n_chunks=n_chunks, ingested_at=_now())
         cur = db.execute(
             f"INSERT INTO documents({','.join(row)}) VALUES ({placeholders(list(row))})",
@@ -350,7 +360,8 @@ class Store:
     def update_document(db: sqlite3.Connection, document_id: int, meta: DocumentMeta,
                         n_chunks: int | None = None) -> None:
         """New metadata for stored content (a moved or re-read file)."""
-        row = meta.model_dump(mode="json", exclude={"content_hash"})
+        row = meta.model_dump(mode="json", exclude={"content_hash"},
+                               context=path_names.AS_STORED)
         if n_chunks is not None:
             row.update(n_chunks=n_chunks, ingested_at=_now())
         db.execute(f"UPDATE documents SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",

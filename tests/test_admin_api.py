@@ -77,14 +77,14 @@ def test_reindex_over_http_and_hot_swap(server: httpx.Client, share: Path,
     # the running server serves the new generation without a restart
     assert server.get("/health").json()["generation"] > generation
     copd = str((share / "berlin" / "1.md").resolve())
-    assert copd in offices_found(server, "COPD remote follow-up")
+    assert "berlin/1.md" in offices_found(server, "COPD remote follow-up")  # source/path
 
     # a re-index by the CLI, in another process, is picked up between requests
     (share / "berlin" / "1.md").unlink()
     cli = subprocess.run([*BRIDGE, "reindex", "--json"], env=env, capture_output=True,
                          text=True, timeout=600, check=True)
     assert json.loads(cli.stdout)["deleted"] == [copd]
-    assert copd not in offices_found(server, "COPD remote follow-up")
+    assert "berlin/1.md" not in offices_found(server, "COPD remote follow-up")
 
     runs = server.get("/admin/runs", params={"limit": 5}).json()
     assert [(r["trigger"], r["status"]) for r in runs] == [("cli", "finished"),

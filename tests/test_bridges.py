@@ -31,7 +31,7 @@ PIPELINE_PARIS = "paris/notes/2023-06-05-revue-pipeline-boston-t2.md"
 def documents(server: httpx.Client) -> dict[str, dict]:
     """Every stored document by its path relative to corpus/."""
     page = server.get("/documents", params={"limit": 200}).json()
-    root = str(CORPUS.resolve()) + "/"
+    root = "corpus/"  # the API names files by their source: corpus/ or its offices
     return {d["source_path"].removeprefix(root): d for d in page["documents"]}
 
 
@@ -42,8 +42,11 @@ def bridge(server: httpx.Client, **body: object) -> dict:
 
 
 def bridged_paths(result: dict) -> list[str]:
-    root = str(CORPUS.resolve()) + "/"
-    return [b["document"]["source_path"].removeprefix(root) for b in result["bridges"]]
+    """Paths relative to corpus/: the API names files by their source (corpus/ or its
+    offices), the operator's CLI by their place on the server."""
+    roots = (str(CORPUS.resolve()) + "/", "corpus/")
+    return [b["document"]["source_path"].removeprefix(roots[0]).removeprefix(roots[1])
+            for b in result["bridges"]]
 
 
 @pytest.mark.parametrize("finding", PLANTED, ids=[f["id"] for f in PLANTED])

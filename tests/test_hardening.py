@@ -7,10 +7,13 @@ server over the sample corpus (``tests/conftest.py``); nothing here changes what
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
 from api.security import STRICT_POLICY
+from tests.conftest import REPO
 
 HUGE = "9" * 4301  # past Python's int() limit: it used to raise inside a route
 
@@ -65,3 +68,17 @@ def test_every_answer_carries_the_security_and_cache_headers(server: httpx.Clien
         assert headers["vary"] == "Authorization, Cookie"
     plotly = server.get("/static/plotly.min.js")
     assert plotly.status_code == 200 and "private" not in plotly.headers["cache-control"]
+
+
+def test_no_answer_names_a_path_on_the_server(server: httpx.Client) -> None:
+    documents = server.get("/documents", params={"limit": 200}).json()["documents"]
+    detail = server.get(f"/documents/{documents[0]['id']}").json()
+    hits = server.post("/search", json={"query": "heart failure", "k": 5}).json()["hits"]
+    bridges = server.post("/bridges", json={"document_id": documents[0]["id"]}).json()
+    page = server.get(f"/view/{documents[0]['id']}").text
+    for answer in (json.dumps(documents), json.dumps(detail), json.dumps(hits),
+                   json.dumps(bridges), page):
+        assert str(REPO) not in answer
+    assert all(not d["source_path"].startswith("/") for d in documents)
+    assert documents[0]["source_path"].split("/")[0] in {"corpus", "boston", "paris",
+                                                         "berlin", "madrid"}

@@ -56,9 +56,10 @@ def test_an_upload_is_stored_safely_ingested_and_searchable(server: httpx.Client
     assert document["title"] == "Remote monitoring in Lyon" and document["office"] == "Paris"
     assert document["doc_type"] == "report"
     # stored under a generated name in the data directory, nowhere else
-    uploads = Path(env["BRIDGE_DATA_DIR"]) / "uploads"
-    assert [Path(p).parent for p in document["paths"]] == [uploads.resolve()]
-    assert "lyon" not in Path(document["paths"][0]).name
+    # shown by its original name, never where the server keeps it
+    assert document["paths"] == ["uploads/lyon-pilot.md"] == [document["source_path"]]
+    on_disk = list((Path(env["BRIDGE_DATA_DIR"]) / "uploads").iterdir())
+    assert len(on_disk) == 1 and "lyon" not in on_disk[0].name  # a generated name on disk
     hits = server.post("/search", json={"query": "poids 2 kg infirmière"}).json()["hits"]
     assert hits[0]["document"]["id"] == stored["document_id"]
     again = upload(server, ("copy.md", NOTE.encode()), office="Paris").json()["files"][0]
@@ -104,6 +105,26 @@ def test_a_zip_bomb_and_a_huge_pdf_are_refused_before_parsing(server: httpx.Clie
     normal = tmp_path / "fine.docx"
     make_docx(normal, ["A normal report about telemonitoring in Lille."])
     assert upload(server, ("fine.docx", normal.read_bytes())).status_code == 201
+
+
+def test_content_another_office_holds_becomes_the_uploaders_own_document(
+        server: httpx.Client, env: dict[str, str]) -> None:
+    note = b"# Kestrel pilot\n\nThe Kestrel pilot calls patients after two missed weigh-ins.\n"
+    boston = upload(server, ("kestrel.md", note), office="Boston")
+    assert boston.status_code == 201
+    boston_id = boston.json()["files"][0]["document_id"]
+    paris_key = create_key(env, "paris-uploader", "read", "ingest", offices=("Paris",))
+    paris = httpx.Client(base_url=server.base_url, timeout=120,
+                         headers={"Authorization": f"Bearer {paris_key}"})
+    with paris:
+        [mine] = upload(paris, ("copie.md", note)).json()["files"]
+        assert mine["status"] == "added" and mine["document_id"] != boston_id
+        assert paris.get(f"/documents/{mine['document_id']}").status_code == 200
+        assert paris.get(f"/documents/{boston_id}").status_code == 404
+        [again] = upload(paris, ("copie.md", note)).json()["files"]  # its own copy: the same
+        assert (again["status"], again["document_id"]) == ("duplicate", mine["document_id"])
+        twins = paris.get(f"/documents/{mine['document_id']}").json()["near_duplicates"]
+        assert twins == []  # nothing said of Boston's
 
 
 def test_open_read_on_loopback_opens_reading_only(server: httpx.Client) -> None:

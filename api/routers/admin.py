@@ -24,11 +24,18 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 
 
 @router.post("/reindex", response_model=ReindexStarted, status_code=status.HTTP_202_ACCEPTED,
-             responses={409: {"model": ErrorResponse, "description":
+             responses={403: {"model": ErrorResponse, "description":
+                              "The key is limited to some offices."},
+                        409: {"model": ErrorResponse, "description":
                               "A run holds the lock, or no sources are configured."}})
 def reindex(kb: Annotated[KnowledgeBase, Depends(get_kb)],
-            _access: IngestAccess) -> ReindexStarted:
-    """Re-read every configured source in the background; follow it at /admin/runs/{id}."""
+            access: IngestAccess) -> ReindexStarted:
+    """Re-read every configured source in the background; follow it at /admin/runs/{id}.
+
+    Every office's sources are read, so it takes a key that sees every office."""
+    if access.offices is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "re-indexing reads every office's "
+                            "sources: it needs a key that is not limited to offices")
     try:
         run_id = start_reindex(kb, configured_roots(kb))
     except SourcesError as exc:

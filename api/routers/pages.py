@@ -29,6 +29,7 @@ from api.deps import get_kb
 from api.schemas import MAX_ID, MAX_OFFSET, MAX_QUERY_CHARS, ErrorResponse, whole_number
 from search.bridges import BridgeQuery
 from search.knowledge_base import KnowledgeBase
+from search.path_names import shown
 from search.records import (
     Bridge,
     DocType,
@@ -313,7 +314,8 @@ def shared_term(term: SharedTerm) -> str:
     return term.source if term.exact else f"{term.source} = {term.target}"
 
 
-_env.filters.update(provenance=provenance_words, file_url=file_url, file_action=file_action,
+_env.filters.update(shown=shown, provenance=provenance_words, file_url=file_url,
+                    file_action=file_action,
                     shared_term=shared_term)
 _env.globals.update(highlighted=highlighted, doc_types=DOC_TYPES, languages=LANGUAGES,
                     facets=FACETS, modes=MODES, map_url=MAP_URL)
