@@ -116,11 +116,12 @@ def test_killed_reindex_runs_end_like_a_clean_build(
     survivor = KnowledgeBase(settings, encoder)
     index_is_consistent(survivor, finished=False)
     assert survivor.search("remote follow-up", k=3)
-    runs = survivor.store.runs()
-    assert runs[0].status == "running"  # the killed run's row, left as it died
+    # a killed run's row is left as it died; a later run may finish before its kill
+    assert survivor.store.runs()[0].status == ("running" if kills[-1] else "finished")
 
     final = Ingestor(survivor).run([root])
-    assert [r.status for r in survivor.store.runs()][:2] == ["finished", "interrupted"]
+    statuses = [r.status for r in survivor.store.runs()]
+    assert statuses[0] == "finished" and statuses.count("interrupted") == sum(kills)
     assert final.failed == []
     index_is_consistent(survivor)
 
