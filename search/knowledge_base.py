@@ -317,7 +317,7 @@ class KnowledgeBase:
         settings.index_dir.mkdir(parents=True, exist_ok=True)
         self._check_model()
         self._check_backend()
-        self._loaded: Generation | None = None
+        self._loaded: dict[int, Generation] = {}  # the recent generations, by number
         self._load_lock = threading.Lock()
         self.retriever = Retriever(settings, self.store, self.generation, encoder)
         self.bridger = Bridger(self.retriever)
@@ -415,21 +415,27 @@ class KnowledgeBase:
         self._index_class.retire(dropped, kept)
 
     def generation(self) -> Generation:
-        """The published generation, reloaded when a writer has published a newer one.
+        """The generation the database publishes, as this caller reads the database: inside
+        a ``store.snapshot()`` the one of its snapshot, so that a query ranks on the index
+        whose rows it then reads, even if a writer has published since.
 
-        A query holds the object it got for its whole run, so a publish in the
-        meantime never changes the index under it.
+        The last ``generations_kept`` are kept loaded; a query holds the object it got for
+        its whole run, so a publish in the meantime never changes the index under it.
         """
         with self.store.connect() as db:
             number = int(self.store.get_meta(db, "generation") or 0)
-        loaded = self._loaded
-        if loaded is not None and loaded.number == number:
-            return loaded
-        with self._load_lock:
-            if self._loaded is None or self._loaded.number != number:
-                with self.store.connect() as db:
-                    self._loaded = self.load_generation(db)
-            return self._loaded
+            loaded = self._loaded.get(number)
+            if loaded is not None:
+                return loaded
+            with self._load_lock:
+                if number and number not in self._loaded and self._loaded \
+                        and not self._generation_path(number).exists():
+                    return self._loaded[max(self._loaded)]  # pruned under a very slow reader
+                if number not in self._loaded:
+                    self._loaded[number] = self.load_generation(db)
+                    for old in sorted(self._loaded)[:-self.settings.generations_kept]:
+                        del self._loaded[old]
+                return self._loaded[number]
 
     @contextmanager
     def writer(self) -> Iterator[Writer]:
@@ -458,15 +464,18 @@ class KnowledgeBase:
         self, query: str, filters: Filters | None = None, k: int = 10, offset: int = 0,
         mode: SearchMode | None = None,
     ) -> list[Hit]:
-        """The best chunks for ``query`` among those passing ``filters``."""
+        """The best chunks for ``query`` among those passing ``filters``.
+
+        Ranked and read in one snapshot of the database and its generation: a publish
+        meanwhile can neither remove a ranked chunk's row nor add rows the ranking missed.
+        """
         mode = mode or self.settings.search_mode
         read = self.retriever.read(query, mode)
-        # ranked deeper than k: chunks replaced since the index generation was read are
-        # dropped when their rows are fetched, and the next ones fill their places
-        ranked = self.retriever.rank(read, filters, offset + 2 * k, mode)
-        hits = {hit.chunk_id: hit for hit in self.retriever.hits(read, ranked[offset:])}
-        with self.store.connect() as db:
-            twins = duplicates.chunk_twin_map(db, list(hits))
+        with self.store.snapshot():
+            ranked = self.retriever.rank(read, filters, offset + 2 * k, mode)
+            hits = {hit.chunk_id: hit for hit in self.retriever.hits(read, ranked[offset:])}
+            with self.store.connect() as db:
+                twins = duplicates.chunk_twin_map(db, list(hits))
         shown = list(duplicates.fold(list(hits), twins).items())[:k]
         for chunk_id, folded in shown:
             hits[chunk_id].also_in = _unique_documents([hits[i].document for i in folded],
@@ -489,14 +498,15 @@ class KnowledgeBase:
         read = self.retriever.read(query, mode)
         wanted = offset + k
         depth = max(MIN_DEPTH, wanted * CHUNKS_PER_DOCUMENT)
-        while True:
-            ranked = self.retriever.rank(read, filters, depth, mode)
-            documents = self._documents(ranked)
-            if len(documents) >= wanted or len(ranked) < depth:
-                break
-            depth *= DEEPER
-        page = list(documents.items())[offset:wanted]
-        paths = self.store.source_paths([doc_id for doc_id, _ in page])
+        with self.store.snapshot():  # one generation per query (see ``search``)
+            while True:
+                ranked = self.retriever.rank(read, filters, depth, mode)
+                documents = self._documents(ranked)
+                if len(documents) >= wanted or len(ranked) < depth:
+                    break
+                depth *= DEEPER
+            page = list(documents.items())[offset:wanted]
+            paths = self.store.source_paths([doc_id for doc_id, _ in page])
         return read, [RankedDocument(doc_id, paths[doc_id], chunks[0][1], chunks)
                       for doc_id, chunks in page if doc_id in paths]
 
@@ -519,6 +529,11 @@ class KnowledgeBase:
         mode: SearchMode | None = None,
     ) -> list[DocumentHits]:
         """The best documents for ``query``, each with its best chunks, best first."""
+        with self.store.snapshot():  # one generation per query (see ``search``)
+            return self._search_documents(query, filters, k, offset, mode)
+
+    def _search_documents(self, query: str, filters: Filters | None, k: int, offset: int,
+                          mode: SearchMode | None) -> list[DocumentHits]:
         read, ranked = self.rank_documents(query, filters, 2 * k, offset, mode)
         with self.store.connect() as db:
             twins = duplicates.twin_map(duplicates.document_twins(db, [d.id for d in ranked]))
@@ -580,8 +595,10 @@ class KnowledgeBase:
                          vectors=generation.centroids.center(stored.vectors, stored.languages))
 
     def bridges(self, query: BridgeQuery) -> BridgeResult:
-        """The closest findings of the other offices; ``LookupError`` for an unknown source."""
-        return self.bridger.bridge(query)
+        """The closest findings of the other offices; ``LookupError`` for an unknown source.
+        One generation per query (see ``search``)."""
+        with self.store.snapshot():
+            return self.bridger.bridge(query)
 
     def documents(
         self, filters: Filters | None = None, limit: int = 20, offset: int = 0

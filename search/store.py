@@ -188,11 +188,13 @@ _CHUNK_VECTORS = ("SELECT c.id, c.language, e.vector FROM chunks c JOIN embeddin
 
 
 class _IdleConnections(threading.local):
-    """This thread's open connections not in use (SQLite connections stay in their thread)."""
+    """This thread's open connections not in use (SQLite connections stay in their thread),
+    and the one its current snapshot reads through, if any."""
 
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.connections: list[sqlite3.Connection] = []
+        self.pinned: sqlite3.Connection | None = None
 
 
 class Store:
@@ -216,6 +218,23 @@ class Store:
             db.commit()
         finally:
             db.close()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every ``connect`` of this thread inside the block reads one snapshot of the
+        database: a read transaction held until the block ends, so that a publish
+        meanwhile changes nothing the block reads (in WAL mode a reader never holds up the
+        writer). Only for reading; a nested snapshot is the outer one."""
+        if self._idle.pinned is not None:
+            yield
+            return
+        with self.connect() as db:
+            db.execute("SELECT value FROM meta LIMIT 1").fetchall()  # the snapshot starts here
+            self._idle.pinned = db
+            try:
+                yield
+            finally:
+                self._idle.pinned = None
 
     def _check_schema(self, db: sqlite3.Connection) -> None:
         tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -245,7 +264,10 @@ class Store:
         """
         idle = self._idle
         if idle.pid != os.getpid():
-            idle.pid, idle.connections = os.getpid(), []
+            idle.pid, idle.connections, idle.pinned = os.getpid(), [], None
+        if idle.pinned is not None:  # inside ``snapshot``: its read transaction, as it is
+            yield idle.pinned
+            return
         db = idle.connections.pop() if idle.connections else self._open()
         try:
             db.execute("BEGIN")
