@@ -8,9 +8,12 @@ server over the sample corpus (``tests/conftest.py``); nothing here changes what
 from __future__ import annotations
 
 import json
+from urllib.parse import quote
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from api.security import STRICT_POLICY
 from tests.conftest import REPO
@@ -82,3 +85,17 @@ def test_no_answer_names_a_path_on_the_server(server: httpx.Client) -> None:
     assert all(not d["source_path"].startswith("/") for d in documents)
     assert documents[0]["source_path"].split("/")[0] in {"corpus", "boston", "paris",
                                                          "berlin", "madrid"}
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(params=st.dictionaries(
+    st.sampled_from(["q", "mode", "office", "region", "doc_type", "language", "date_from",
+                     "date_to", "offset"]), st.text(max_size=30), max_size=5),
+    document=st.text(max_size=25))
+def test_the_pages_never_answer_500(server: httpx.Client, params: dict[str, str],
+                                    document: str) -> None:
+    """The pages are not in the OpenAPI schema the API fuzz reads: fuzzed here."""
+    assert server.get("/", params=params).status_code in (200, 422)
+    view = server.get(f"/view/{quote(document, safe='')}")
+    assert view.status_code in (200, 404), (document, view.status_code)
