@@ -17,11 +17,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 from api.auth import require
+from api.jobs import JobRunner, JobStore
 from api.keys import KeyStore, Scope
 from api.limits import BodyLimit
 from api.observability import install_observability
 from api.reindex import add_reindex_job, configured_roots, schedule_trigger
-from api.routers import admin, bridges, documents, health, pages, search, sign_in
+from api.routers import admin, bridges, documents, health, jobs, pages, search, sign_in
 from api.security import SecurityHeaders, ShownPaths
 from api.sessions import SessionStore
 from search.embedding import configured_encoder
@@ -87,7 +88,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sessions = SessionStore(app.state.kb.store,
                                           dt.timedelta(hours=settings.session_hours))
         app.state.scheduler = _reindex_scheduler(app.state.kb) if settings.reindex_cron else None
+        app.state.jobs = JobStore(app.state.kb.store)
+        app.state.job_runner = JobRunner(app.state.kb, app.state.jobs)
+        app.state.job_runner.start()
         yield
+        app.state.job_runner.stop()
         if app.state.scheduler is not None:
             app.state.scheduler.shutdown(wait=False)
 
@@ -109,8 +114,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse(status_code=422, content={
             "detail": _validation_message(exc), "errors": jsonable_errors(exc)})
 
-    for router in (health.router, search.router, documents.router, bridges.router,
-                   admin.router, pages.router, sign_in.router):
+    for router in (health.router, search.router, documents.router, jobs.router,
+                   bridges.router, admin.router, pages.router, sign_in.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")  # after the routes
     return app

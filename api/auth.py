@@ -45,6 +45,7 @@ class Access:
     offices: frozenset[str] | None  # casefolded
     anonymous: bool = False  # no key: read on loopback (open_read_on_loopback)
     csrf: str | None = None
+    key_id: int | None = None
 
     def sees(self, office: str | None) -> bool:
         return self.offices is None or (office is not None and office.casefold() in self.offices)
@@ -110,7 +111,7 @@ def key_access(keys: KeyStore, secret: str) -> Access:
 
 def access_of(key: ApiKey, csrf: str | None = None) -> Access:
     offices = frozenset(o.casefold() for o in key.offices) if key.offices else None
-    return Access(key.name, frozenset(key.scopes), offices, csrf=csrf)
+    return Access(key.name, frozenset(key.scopes), offices, csrf=csrf, key_id=key.id)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,9 @@
 background thread (the API) or on a schedule (APScheduler, in the CLI or the server).
 
 Every way in goes through ``Ingestor.run`` and so through the data directory's
-single write lock: a second run, however started, is refused with the
-holder's start time instead of queueing behind it.
+single write lock: a second run is refused with the holder's start time instead of
+queueing behind it; one started over HTTP first waits a little (an upload job holds the
+lock only to publish).
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from search.records import RunReport
 
 log = logging.getLogger(__name__)
 
+# How long a re-index asked for over HTTP waits for the write lock: an upload job holds it
+# only to write and publish, which takes seconds; a run of the CLI may hold it for hours.
+LOCK_WAIT_S = 30.0
 _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -57,7 +61,8 @@ def start_reindex(kb: KnowledgeBase, roots: list[Root], trigger: str = "api") ->
 
     def work() -> None:
         try:
-            Ingestor(kb).run(roots, kind="reindex", trigger=trigger, on_start=started_as)
+            Ingestor(kb).run(roots, kind="reindex", trigger=trigger, on_start=started_as,
+                             wait_s=LOCK_WAIT_S)
         except WriterBusyError as exc:
             outcome["error"] = exc
         except Exception:  # recorded in the run's row; the server goes on

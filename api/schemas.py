@@ -83,18 +83,34 @@ class DocumentDetail(BaseModel):
         default_factory=list, description="Copies and translations of this document.")
 
 
-class UploadedFile(BaseModel):
+class JobFile(BaseModel):
     """What became of one uploaded file."""
 
     filename: str = Field(description="The name the client gave (its last component).")
-    document_id: int | None
-    status: str = Field(description="added, duplicate (the content was already stored: "
-                        "this is its document) or failed")
+    status: str = Field(description="queued or running while its job waits or works; then "
+                        "added, duplicate (its office already held the content: this is its "
+                        "document) or failed")
+    document_id: int | None = None
     error: str | None = None
 
 
-class UploadResult(BaseModel):
-    files: list[UploadedFile]
+class JobRecord(BaseModel):
+    """An upload job: its files are stored; it ingests them in the background."""
+
+    id: str
+    status: str = Field(description="queued, running, finished or failed")
+    files: list[JobFile]
+    error: str | None = None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None = None
+
+
+class UploadAccepted(BaseModel):
+    """The answer to an upload: its files are stored and queued; follow ``status_url``."""
+
+    job_id: str
+    status_url: str
+    files: list[JobFile]
 
 
 class DeletedDocument(BaseModel):

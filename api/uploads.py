@@ -1,4 +1,5 @@
-"""Uploads: files from HTTP clients, kept under the data directory and ingested.
+"""Uploads: files from HTTP clients, kept under the data directory and ingested (by the
+upload jobs of ``api.jobs``).
 
 The client's file name is used for two things only: its suffix (which parser)
 and the document's default title. It never reaches the file system: the
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -20,7 +21,7 @@ from ingest.discovery import Root
 from ingest.filetypes import UnsupportedType, sniff
 from ingest.parsers import SUPPORTED_SUFFIXES
 from ingest.pipeline import Ingestor
-from search.knowledge_base import KnowledgeBase
+from search.knowledge_base import KnowledgeBase, WriterBusyError
 from search.records import printable
 
 UPLOADS = "uploads"
@@ -79,14 +80,27 @@ def receive(kb: KnowledgeBase, raw_name: str | None, content: BinaryIO) -> Recei
     return Received(name, stored)
 
 
-def ingest(kb: KnowledgeBase, files: list[Received], metadata: dict[str, Any]) -> list[Outcome]:
-    """Ingest the stored files in one run; a file that fails is removed again."""
+def ingest(kb: KnowledgeBase, files: list[Received], metadata: dict[str, Any],
+           stopping: Callable[[], bool] = lambda: False,
+           lock_wait_s: float = 0.0) -> list[Outcome] | None:
+    """Ingest the stored files: prepared and embedded without the write lock, then written
+    and published under it, waiting for it while another run holds it (None when
+    ``stopping`` says to give up). A file that fails is removed again."""
     # an upload is its office's own document, even where another office holds the same
     # bytes: nothing about the other is linked to it or said of it
     identity = f"upload:{str(metadata.get('office') or '').casefold()}"
     roots = [Root(path=f.stored, source=UPLOADS, file_name=f.client_name, identity=identity)
              for f in files]
-    report = Ingestor(kb, metadata).run(roots, kind="upload", trigger="api")
+    ingestor = Ingestor(kb, metadata)
+    ahead = ingestor.embed_ahead(roots)
+    while True:
+        try:
+            report = ingestor.run(roots, kind="upload", trigger="api", ahead=ahead,
+                                  wait_s=lock_wait_s)
+            break
+        except WriterBusyError:
+            if stopping():
+                return None
     failed = {str(Path(f.path).resolve()): f.reason for f in report.failed}
     duplicates = set(report.duplicates)
     outcomes = []

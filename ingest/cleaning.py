@@ -154,7 +154,10 @@ def _drop_running_lines(units: list[Unit]) -> list[Unit]:
     for i in paged:
         first = keep_once & {_line_key(line) for _, line in edges[i]}
         keep_once -= first
-        cleaned[i] = Unit(_without_lines(units[i].text, running - first), units[i].provenance)
+        text = _without_lines(units[i].text, running - first)
+        if sum(c.isalpha() for c in text) == 0:  # its only words: they are the page itself
+            text = units[i].text if sum(c.isalpha() for c in units[i].text) >= 3 else ""
+        cleaned[i] = Unit(text, units[i].provenance)
     return cleaned
 
 

@@ -21,7 +21,7 @@ from ingest.engines import engine_for
 from ingest.engines.base import EmbeddedFile
 from ingest.failures import failure_of, is_fatal
 from ingest.metadata import content_hash
-from ingest.preparing import Failed, PrepareJob, PrepareSpec
+from ingest.preparing import Failed, Prepared, PrepareJob, PrepareSpec
 from search.knowledge_base import KnowledgeBase, Writer
 from search.records import FileFailure, FileStat, Move, RunReport
 from search.store import PathState
@@ -58,23 +58,61 @@ class Ingestor:
 
     def run(self, roots: Iterable[Root | Path], *, kind: str = "ingest", trigger: str = "cli",
             progress: Progress = lambda x: x,
-            on_start: Callable[[int], None] = lambda run_id: None) -> RunReport:
+            on_start: Callable[[int], None] = lambda run_id: None,
+            ahead: Ahead | None = None, wait_s: float = 0.0) -> RunReport:
         """One run under the write lock, recorded with its report in the database.
 
-        Raises ``WriterBusyError`` at once when another run holds the lock.
+        ``ahead`` holds files already prepared and embedded (``embed_ahead``), so that the
+        lock is held only to write and publish them. Raises ``WriterBusyError`` when another
+        run holds the lock for longer than ``wait_s``.
         """
         roots = [r if isinstance(r, Root) else Root(Path(r)) for r in roots]
-        with self.kb.writer() as writer:
+        with self.kb.writer(wait_s) as writer:
             run_id = self.kb.store.start_run(kind, trigger)
             on_start(run_id)
             try:
-                report = _Run(self, writer, run_id).run(roots, progress)
+                report = _Run(self, writer, run_id, ahead or {}).run(roots, progress)
             except BaseException as exc:
                 self.kb.store.finish_run(run_id, None, f"{type(exc).__name__}: {exc}")
                 raise
             self.kb.store.finish_run(run_id, report, None)
         log.info("run %d (%s, %s): %s", run_id, kind, trigger, report.summary())
         return report
+
+
+    def embed_ahead(self, roots: Iterable[Root]) -> Ahead:
+        """Prepare and embed the new content under ``roots`` without the write lock (what
+        takes time: parsing, OCR, the encoder), for a ``run`` that then only writes it.
+        Content the knowledge base already holds is left to the run."""
+        files, _ = discover(roots)
+        jobs: dict[str, PrepareJob] = {}
+        for file in files:
+            try:
+                digest = content_hash(file.path, file.root.identity)
+                with self.kb.store.connect() as db:
+                    if self.kb.store.document_id_by_hash(db, digest) is not None:
+                        continue
+                stat = file.path.stat()
+            except OSError:  # the run reports it
+                continue
+            jobs.setdefault(digest, PrepareJob(file, digest, FileStat(
+                size=stat.st_size, mtime_ns=stat.st_mtime_ns), is_update=False))
+        return {outcome.job.digest if isinstance(outcome, Failed)
+                else outcome.prepared.job.digest: outcome
+                for outcome in self.engine.run(list(jobs.values()))}
+
+
+Ahead = dict[str, "EmbeddedFile | Failed"]
+"""Content hash -> its file prepared and embedded (or failed) before a run took the lock."""
+
+
+def _for_job(outcome: EmbeddedFile | Failed, job: PrepareJob) -> EmbeddedFile | Failed:
+    """An outcome worked out ahead, as this run's job (its path, stat, update or not)."""
+    if isinstance(outcome, Failed):
+        return Failed(job, outcome.failure.model_copy(update={"path": str(job.file.path)}))
+    prepared = outcome.prepared
+    return EmbeddedFile(Prepared(job, prepared.meta, prepared.chunks, prepared.ocr),
+                        outcome.vectors, outcome.embedded)
 
 
 class _Sized(Generic[T]):
@@ -93,8 +131,9 @@ class _Sized(Generic[T]):
 class _Run:
     """The state of one run: what is on disk, what the database knew, what changed."""
 
-    def __init__(self, ingestor: Ingestor, writer: Writer, run_id: int) -> None:
+    def __init__(self, ingestor: Ingestor, writer: Writer, run_id: int, ahead: Ahead) -> None:
         self.ingestor = ingestor
+        self.ahead = ahead
         self.kb = ingestor.kb
         self.writer = writer
         self.run_id = run_id
@@ -141,7 +180,7 @@ class _Run:
         for file in files:
             if not self._sort(file):
                 yield file
-        for outcome in self.ingestor.engine.run(list(self.jobs.values())):
+        for outcome in self._outcomes(list(self.jobs.values())):
             if isinstance(outcome, Failed):
                 self.failed_digests[outcome.job.digest] = outcome.failure
                 self._fail(outcome.failure)
@@ -149,6 +188,14 @@ class _Run:
             else:
                 self._put(outcome)
                 yield outcome.prepared.job.file
+
+    def _outcomes(self, jobs: list[PrepareJob]) -> Iterator[EmbeddedFile | Failed]:
+        """Each job's outcome: worked out ahead where it was, else by the engine now."""
+        later = [job for job in jobs if job.digest not in self.ahead]
+        for job in jobs:
+            if job.digest in self.ahead:
+                yield _for_job(self.ahead[job.digest], job)
+        yield from self.ingestor.engine.run(later)
 
     def _fail(self, failure: FileFailure) -> None:
         log.warning("skipped %s: %s", failure.path, failure.reason)

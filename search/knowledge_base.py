@@ -19,6 +19,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 # chunks for each document wanted, at least MIN_DEPTH, DEEPER times deeper while too few
 # documents were met. It read ten a document before: SciFact's abstracts make 2.6 chunks.
 CHUNKS_PER_DOCUMENT, MIN_DEPTH, DEEPER = 3, 50, 4
+_LOCK_POLL_S = 0.2  # how often a waiting writer tries the lock again
 
 
 class ModelMismatchError(RuntimeError):
@@ -438,18 +440,24 @@ class KnowledgeBase:
                 return self._loaded[number]
 
     @contextmanager
-    def writer(self) -> Iterator[Writer]:
+    def writer(self, wait_s: float = 0.0) -> Iterator[Writer]:
         """The single writer of this data directory; publishes what is left on exit.
 
         The lock is an ``flock`` on ``write.lock``: the kernel drops it when its
         process dies, so a lock left by a killed run is simply taken over. The
-        file names the holder so that a second writer can say who is at work.
+        file names the holder so that a second writer can say who is at work. A writer
+        that finds it held waits up to ``wait_s`` for it, then raises ``WriterBusyError``.
         """
+        deadline = time.monotonic() + wait_s
         with open(self.settings.data_dir / "write.lock", "a+") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise _busy(lock) from None
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise _busy(lock) from None
+                    time.sleep(_LOCK_POLL_S)
             _take_over(lock)
             try:
                 writer = Writer(self)

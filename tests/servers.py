@@ -73,3 +73,27 @@ def bridge_server(env: dict[str, str], *args: str,
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def upload(client: httpx.Client, *files: tuple[str, bytes], **fields: str) -> httpx.Response:
+    """``POST /documents`` with ``files`` (name, bytes) and form ``fields``."""
+    return client.post("/documents", data=fields,
+                       files=[("files", (name, content, "application/octet-stream"))
+                              for name, content in files])
+
+
+def wait_for_job(client: httpx.Client, accepted: httpx.Response, timeout_s: float = 300) -> dict:
+    """The upload job an accepted upload (202) started, once it has ended."""
+    assert accepted.status_code == 202, accepted.text
+    deadline = time.monotonic() + timeout_s
+    while True:
+        job = client.get(accepted.json()["status_url"]).json()
+        if job["status"] in ("finished", "failed"):
+            return job
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+
+
+def uploaded(client: httpx.Client, *files: tuple[str, bytes], **fields: str) -> list[dict]:
+    """Each file's outcome once its upload job has ended (status, document_id, error)."""
+    return wait_for_job(client, upload(client, *files, **fields))["files"]

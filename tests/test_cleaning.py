@@ -91,3 +91,14 @@ def test_labels_and_metadata_are_cleaned_and_empty_units_dropped() -> None:
     assert cleaned.front_matter == {"author": {"name": "Cléa"}}
     assert cleaned.heading == "The first heading"
     assert not any(CONTROL.search(u.text) for u in cleaned.units)
+
+
+def test_a_page_whose_only_line_repeats_keeps_it() -> None:
+    """Eight scanned slides, each only "Quarkblossom page N": not a running header."""
+    units = [Unit(f"Quarkblossom page {n}", Provenance(page=n)) for n in range(1, 9)]
+    cleaned = clean_document(ParsedDocument(units))
+    assert [u.text for u in cleaned.units] == [u.text for u in units]
+    numbers_only = [Unit(f"Finding {w}\n{n} / 5", Provenance(page=n))
+                    for n, w in enumerate(["one", "two", "three", "four", "five"], 1)]
+    assert [u.text for u in clean_document(ParsedDocument(numbers_only)).units] == [
+        "Finding one", "Finding two", "Finding three", "Finding four", "Finding five"]

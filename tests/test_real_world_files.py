@@ -32,7 +32,7 @@ from tests.filemakers import (
     make_pptx,
     scanned_pdf,
 )
-from tests.servers import BRIDGE, bridge_server
+from tests.servers import BRIDGE, bridge_server, uploaded
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 SCAN = "Quarkblossom wearable cuts\nreadmissions by thirty percent"
@@ -182,12 +182,8 @@ def test_an_uploaded_picture_deck_is_read_and_searchable(wild_server: httpx.Clie
                                                          tmp_path: Path) -> None:
     pictures = make_pptx(tmp_path / "deck.pptx", [
         SlideSpec(picture="Brindlefen inhaler sensor\nfor school nurses")])
-    response = wild_server.post(
-        "/documents", data={"office": "madrid"},
-        files=[("files", ("Presentation1.pptx", pictures.read_bytes(),
-                          "application/octet-stream"))])
-    assert response.status_code == 201, response.text
-    [stored] = response.json()["files"]
+    [stored] = uploaded(wild_server, ("Presentation1.pptx", pictures.read_bytes()),
+                        office="madrid")
     assert stored["status"] == "added"
     hit = first_hit(wild_server, "Brindlefen inhaler sensor")
     assert hit["document"]["id"] == stored["document_id"]

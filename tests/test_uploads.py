@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from tests.filemakers import make_docx, many_pages_pdf, zip_bomb_docx
-from tests.servers import bridge_server, create_key
+from tests.servers import bridge_server, create_key, upload, uploaded, wait_for_job
 
 UPLOAD_LIMIT = 3_000_000
 NOTE = ("# Remote monitoring in Lyon\n\nThe Lyon pilot sends a nurse within 24 hours when a "
@@ -38,18 +38,14 @@ def server(env: dict[str, str]) -> Iterator[httpx.Client]:
         yield client
 
 
-def upload(client: httpx.Client, *files: tuple[str, bytes], **fields: str) -> httpx.Response:
-    return client.post("/documents", data=fields,
-                       files=[("files", (name, content, "application/octet-stream"))
-                              for name, content in files])
-
-
 def test_an_upload_is_stored_safely_ingested_and_searchable(server: httpx.Client,
                                                             env: dict[str, str]) -> None:
     response = upload(server, ("../../../etc/lyon-pilot.md", NOTE.encode()), office="Paris",
                       language="en", doc_type="report")
-    assert response.status_code == 201, response.text
-    [stored] = response.json()["files"]
+    assert response.status_code == 202, response.text  # stored; a job ingests it
+    assert response.json()["files"] == [{"filename": "lyon-pilot.md", "status": "queued",
+                                         "document_id": None, "error": None}]
+    [stored] = wait_for_job(server, response)["files"]
     assert stored["status"] == "added" and stored["filename"] == "lyon-pilot.md"
     document = server.get(f"/documents/{stored['document_id']}").json()["document"]
     # titled by its own heading (the file name is the last resort)
@@ -62,13 +58,13 @@ def test_an_upload_is_stored_safely_ingested_and_searchable(server: httpx.Client
     assert len(on_disk) == 1 and "lyon" not in on_disk[0].name  # a generated name on disk
     hits = server.post("/search", json={"query": "poids 2 kg infirmière"}).json()["hits"]
     assert hits[0]["document"]["id"] == stored["document_id"]
-    again = upload(server, ("copy.md", NOTE.encode()), office="Paris").json()["files"][0]
+    again = uploaded(server, ("copy.md", NOTE.encode()), office="Paris")[0]
     assert again == {**again, "status": "duplicate", "document_id": stored["document_id"]}
 
 
 def test_a_deleted_document_leaves_every_index(server: httpx.Client) -> None:
-    added = upload(server, ("gone.md", b"# Kiosk pilot\n\nA kiosk pilot in Toulouse failed.\n"),
-                   office="Paris").json()["files"][0]
+    added = uploaded(server, ("gone.md", b"# Kiosk pilot\n\nA kiosk pilot in Toulouse failed.\n"),
+                     office="Paris")[0]
     doc_id = added["document_id"]
     assert server.delete(f"/documents/{doc_id}").status_code == 200
     assert server.get(f"/documents/{doc_id}").status_code == 404
@@ -99,29 +95,26 @@ def test_a_zip_bomb_and_a_huge_pdf_are_refused_before_parsing(server: httpx.Clie
     zip_bomb_docx(bomb)
     many_pages_pdf(pdf, 20_000)
     for path, reason in ((bomb, "zip bomb"), (pdf, "too many pages")):
-        response = upload(server, (path.name, path.read_bytes()))
-        assert response.status_code == 422, response.text
-        assert reason in response.json()["detail"]
+        [outcome] = uploaded(server, (path.name, path.read_bytes()))
+        assert outcome["status"] == "failed" and reason in outcome["error"], outcome
     normal = tmp_path / "fine.docx"
     make_docx(normal, ["A normal report about telemonitoring in Lille."])
-    assert upload(server, ("fine.docx", normal.read_bytes())).status_code == 201
+    assert uploaded(server, ("fine.docx", normal.read_bytes()))[0]["status"] == "added"
 
 
 def test_content_another_office_holds_becomes_the_uploaders_own_document(
         server: httpx.Client, env: dict[str, str]) -> None:
     note = b"# Kestrel pilot\n\nThe Kestrel pilot calls patients after two missed weigh-ins.\n"
-    boston = upload(server, ("kestrel.md", note), office="Boston")
-    assert boston.status_code == 201
-    boston_id = boston.json()["files"][0]["document_id"]
+    boston_id = uploaded(server, ("kestrel.md", note), office="Boston")[0]["document_id"]
     paris_key = create_key(env, "paris-uploader", "read", "ingest", offices=("Paris",))
     paris = httpx.Client(base_url=server.base_url, timeout=120,
                          headers={"Authorization": f"Bearer {paris_key}"})
     with paris:
-        [mine] = upload(paris, ("copie.md", note)).json()["files"]
+        [mine] = uploaded(paris, ("copie.md", note))
         assert mine["status"] == "added" and mine["document_id"] != boston_id
         assert paris.get(f"/documents/{mine['document_id']}").status_code == 200
         assert paris.get(f"/documents/{boston_id}").status_code == 404
-        [again] = upload(paris, ("copie.md", note)).json()["files"]  # its own copy: the same
+        [again] = uploaded(paris, ("copie.md", note))  # its own copy: the same
         assert (again["status"], again["document_id"]) == ("duplicate", mine["document_id"])
         twins = paris.get(f"/documents/{mine['document_id']}").json()["near_duplicates"]
         assert twins == []  # nothing said of Boston's
@@ -148,7 +141,7 @@ def test_the_whole_api_fuzzed_from_its_schema(server: httpx.Client, fuzz_key: st
     every response matches its schema. Bounded (a dozen cases per operation) and
     derandomized, so CI stays fast and a failure repeats."""
     # an index to serve: /ready is 503 (by design) until a generation is published
-    assert upload(server, ("seed.md", NOTE.encode())).status_code == 201
+    assert uploaded(server, ("seed.md", NOTE.encode()))[0]["status"] == "added"
     api = schemathesis.openapi.from_url(f"{server.base_url}/openapi.json")
     headers = {"Authorization": f"Bearer {fuzz_key}"}
     operations = [result.ok() for result in api.get_all_operations()]

@@ -5,7 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, UploadFile, status
+from fastapi import (
+    APIRouter,
+    Depends,
+    File,
+    Form,
+    HTTPException,
+    Path,
+    Query,
+    Request,
+    UploadFile,
+    status,
+)
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
@@ -19,8 +30,7 @@ from api.schemas import (
     DocumentDetail,
     DocumentPage,
     ErrorResponse,
-    UploadedFile,
-    UploadResult,
+    UploadAccepted,
 )
 from ingest.filetypes import UnsupportedType
 from search.knowledge_base import KnowledgeBase, WriterBusyError
@@ -68,10 +78,11 @@ def list_documents(
     return DocumentPage(total=total, limit=limit, offset=offset, documents=documents)
 
 
-@router.post("", response_model=UploadResult, status_code=status.HTTP_201_CREATED,
-             responses={409: {"model": ErrorResponse}, 413: {"model": ErrorResponse},
-                        415: {"model": ErrorResponse}, 422: {"model": ErrorResponse}})
+@router.post("", response_model=UploadAccepted, status_code=status.HTTP_202_ACCEPTED,
+             responses={413: {"model": ErrorResponse}, 415: {"model": ErrorResponse},
+                        422: {"model": ErrorResponse}, 429: {"model": ErrorResponse}})
 def upload_documents(
+    request: Request,
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     access: IngestAccess,
     files: Annotated[list[UploadFile], File(min_length=1, max_length=100,
@@ -84,9 +95,9 @@ def upload_documents(
     language: Annotated[str | None, Form(pattern="^[a-z]{2}$")] = None,
     date: Annotated[dt.date | None, Form()] = None,
     title: Annotated[Label | None, Form(max_length=300)] = None,
-) -> UploadResult:
-    """Add documents: each file is checked (type by name and content, size), stored under a
-    generated name and ingested; the response gives each one's document id."""
+) -> UploadAccepted:
+    """Add documents: each file is checked (type by name and content, size) and stored under
+    a generated name; a job ingests them in the background (``status_url``)."""
     if access.offices is not None:
         office = _upload_office(access, office)
     received: list[uploads.Received] = []
@@ -101,16 +112,9 @@ def upload_documents(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
     metadata = {"office": office, "region": region, "team": team, "doc_type": doc_type,
                 "language": language, "date": date, "title": title}
-    try:
-        outcomes = uploads.ingest(kb, received, metadata)
-    except WriterBusyError as exc:
-        uploads.discard(received)
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    if all(o.status == "failed" for o in outcomes):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            "; ".join(f"{o.client_name}: {o.error}" for o in outcomes))
-    return UploadResult(files=[UploadedFile(filename=o.client_name, document_id=o.document_id,
-                                            status=o.status, error=o.error) for o in outcomes])
+    job = request.app.state.jobs.submit(access.key_id, received, metadata)
+    request.app.state.job_runner.wake()
+    return UploadAccepted(job_id=job.id, status_url=f"/jobs/{job.id}", files=job.files)
 
 
 def _upload_office(access: Access, office: str | None) -> str:
