@@ -23,7 +23,7 @@ from api.limits import BodyLimit
 from api.observability import install_observability
 from api.reindex import add_reindex_job, configured_roots, schedule_trigger
 from api.routers import admin, bridges, documents, health, jobs, pages, search, sign_in
-from api.security import SecurityHeaders, ShownPaths
+from api.security import SecurityHeaders, ShownRecords
 from api.sessions import SessionStore
 from search.embedding import configured_encoder
 from search.knowledge_base import KnowledgeBase
@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(BodyLimit, settings=settings)  # inside the observability middleware
     install_observability(app, settings, metrics_dependencies=[Depends(require(Scope.admin))])
-    app.add_middleware(ShownPaths)
+    app.add_middleware(ShownRecords)
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, 413s too
     app.openapi = _with_our_validation_errors(app)
 

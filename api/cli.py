@@ -21,14 +21,18 @@ OfficeOpt = Annotated[str | None, typer.Option(help="Office, e.g. Boston.")]
 
 
 def _kb():
+    """The knowledge base, its ids shown and taken as the API's (opaque tokens)."""
     from api.app import open_knowledge_base
     from search.knowledge_base import ModelMismatchError
+    from search.public_ids import PUBLIC_IDS
 
     try:
-        return open_knowledge_base(get_settings())
+        kb = open_knowledge_base(get_settings())
     except ModelMismatchError as exc:
         typer.secho(f"error: {exc}", fg="red", err=True)
         raise typer.Exit(2) from exc
+    PUBLIC_IDS.set(kb.store.id_codec())
+    return kb
 
 
 @app.callback()
@@ -258,8 +262,9 @@ def _highlighted(text: str, spans: list[tuple[int, int]]) -> str:
 
 @app.command()
 def bridges(
-    document: Annotated[int | None, typer.Option(help="Bridge this document (its id).")] = None,
-    chunk: Annotated[int | None, typer.Option(help="Bridge this chunk (its id).")] = None,
+    document: Annotated[str | None, typer.Option(
+        help="Bridge this document (its id, as search and the API show it).")] = None,
+    chunk: Annotated[str | None, typer.Option(help="Bridge this chunk (its id).")] = None,
     text: Annotated[str | None, typer.Option(help="Bridge a finding written here.")] = None,
     office: Annotated[str | None, typer.Option(
         help="Source office (a document's or chunk's own office wins).")] = None,
@@ -275,6 +280,7 @@ def bridges(
 
     from api.schemas import BridgeRequest
 
+    kb = _kb()
     try:
         request = BridgeRequest(document_id=document, chunk_id=chunk, text=text, office=office,
                                 target_offices=to or [], k=k, passages=passages)
@@ -282,7 +288,7 @@ def bridges(
         typer.secho(f"error: {exc.errors()[0]['msg']}", fg="red", err=True)
         raise typer.Exit(2) from exc
     try:
-        result = _kb().bridges(request.to_query())
+        result = kb.bridges(request.to_query())
     except LookupError as exc:
         typer.secho(f"error: {exc.args[0]}", fg="red", err=True)
         raise typer.Exit(2) from exc

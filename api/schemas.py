@@ -9,10 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.json_schema import SkipJsonSchema
 
 from search.bridges import BridgeQuery
+from search.public_ids import CHUNK, DOCUMENT, stored_id
 from search.records import (
     Chunk,
     Document,
     DocumentHits,
+    DocumentId,
     Filters,
     FilterValue,
     Hit,
@@ -26,6 +28,7 @@ MAX_K = 100
 MAX_OFFSET = 1000
 MAX_ID = 2**62
 StoredId = Annotated[int, Field(ge=1, le=MAX_ID)]
+PublicId = Annotated[str | int, Field(description="An id as the API gives it (a token).")]
 # SQLite integers are 64-bit: every id and offset a client sends is bounded below that.
 MAX_LISTING_OFFSET = 1_000_000
 
@@ -90,7 +93,7 @@ class JobFile(BaseModel):
     status: str = Field(description="queued or running while its job waits or works; then "
                         "added, duplicate (its office already held the content: this is its "
                         "document) or failed")
-    document_id: int | None = None
+    document_id: DocumentId | None = None
     error: str | None = None
 
 
@@ -114,7 +117,7 @@ class UploadAccepted(BaseModel):
 
 
 class DeletedDocument(BaseModel):
-    id: int
+    id: DocumentId
     paths: list[str] = Field(description="The paths the document was stored under. A path in "
                              "a configured source comes back at the next re-index unless its "
                              "file is removed there too.")
@@ -127,8 +130,10 @@ class BridgeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
         {"required": ["document_id"]}, {"required": ["chunk_id"]}, {"required": ["text"]}]})
 
-    document_id: StoredId | SkipJsonSchema[None] = Field(None, description="Bridge a document.")
-    chunk_id: StoredId | SkipJsonSchema[None] = Field(None, description="Bridge one finding.")
+    document_id: PublicId | SkipJsonSchema[None] = Field(
+        None, description="Bridge a document (its id as the API gives it).")
+    chunk_id: PublicId | SkipJsonSchema[None] = Field(
+        None, description="Bridge one finding (a chunk's id as the API gives it).")
     text: FindingText | SkipJsonSchema[None] = Field(None,
                              description="Bridge a finding written here.",
                              examples=["Un suivi du poids quotidien réduit les réhospitalisations"])
@@ -153,7 +158,11 @@ class BridgeRequest(BaseModel):
         return self
 
     def to_query(self, visible_offices: frozenset[str] | None = None) -> BridgeQuery:
-        return BridgeQuery(document_id=self.document_id, chunk_id=self.chunk_id,
+        """The query; an id that names nothing asks for number 0, which is nothing (404)."""
+        document = None if self.document_id is None else \
+            stored_id(DOCUMENT, self.document_id) or 0
+        chunk = None if self.chunk_id is None else stored_id(CHUNK, self.chunk_id) or 0
+        return BridgeQuery(document_id=document, chunk_id=chunk,
                            text=self.text, office=self.office,
                            target_offices=tuple(self.target_offices), k=self.k,
                            passages=self.passages, visible_offices=visible_offices)

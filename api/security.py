@@ -1,9 +1,9 @@
 """What an answer discloses: its headers, and how it names stored files.
 
-Pure ASGI middlewares, so that no route can forget them. ``ShownPaths`` names every stored
-file by its source and its path inside it (``search.path_names``), never by the server's
-absolute path. ``SecurityHeaders`` sets what a browser may run, frame and send, and what
-caches keep:
+Pure ASGI middlewares, so that no route can forget them. ``ShownRecords`` names every
+stored file by its source and its path inside it (``search.path_names``), never by the
+server's absolute path, and every id by an opaque token (``search.public_ids``).
+``SecurityHeaders`` sets what a browser may run, frame and send, and what caches keep:
 
 * ``Content-Security-Policy``: scripts from this site only (the pages' scripts are files
   under ``/static``, never inline), nothing may frame a page, forms post here only. Inline
@@ -24,6 +24,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from search.path_names import SHOWN_PATHS
+from search.public_ids import PUBLIC_IDS
 
 STATIC_PREFIXES = ("/static/", "/static-offline-docs/")
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
@@ -65,8 +66,9 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-class ShownPaths:
-    """Sets, for each request, how stored paths are named in what it is answered."""
+class ShownRecords:
+    """Sets, for each request, how stored paths and ids are shown in what it is answered:
+    paths by their source, ids as opaque tokens (``search.public_ids``)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -76,8 +78,10 @@ class ShownPaths:
         if kb is None:
             await self.app(scope, receive, send)
             return
-        token = SHOWN_PATHS.set(kb.store.path_namer())
+        paths = SHOWN_PATHS.set(kb.store.path_namer())
+        ids = PUBLIC_IDS.set(kb.store.id_codec())
         try:
             await self.app(scope, receive, send)
         finally:
-            SHOWN_PATHS.reset(token)
+            PUBLIC_IDS.reset(ids)
+            SHOWN_PATHS.reset(paths)

@@ -16,8 +16,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     SerializationInfo,
     StringConstraints,
+    WithJsonSchema,
     computed_field,
     field_serializer,
     field_validator,
@@ -25,6 +27,22 @@ from pydantic import (
 )
 
 from search.path_names import shown
+from search.public_ids import CHUNK, DOCUMENT, shown_id
+
+
+def _public(kind: str) -> PlainSerializer:
+    """Shown as an opaque token to a request's reader (``search.public_ids``); a number
+    elsewhere (the command line, the knowledge base's own code)."""
+    return PlainSerializer(lambda number, info: shown_id(kind, number, info.context),
+                           return_type=int | str)
+
+
+_TOKEN_SCHEMA = WithJsonSchema({"type": "string", "pattern": "^[dc][a-z2-9]{10}$"},
+                               mode="serialization")
+DocumentId = Annotated[int, _public(DOCUMENT), _TOKEN_SCHEMA]
+"""A document's number, shown to API clients as an opaque token ("d...")."""
+ChunkId = Annotated[int, _public(CHUNK), _TOKEN_SCHEMA]
+"""A chunk's number (also its vector's id), shown to API clients as a token ("c...")."""
 
 
 def valid_utf8(text: str) -> str:
@@ -90,7 +108,7 @@ class Document(DocumentMeta):
     ``source_path`` is the path its metadata was read from; ``paths`` are all of them.
     """
 
-    id: int
+    id: DocumentId
     n_chunks: int
     ingested_at: dt.datetime
     paths: list[str] = Field(default_factory=list)
@@ -119,8 +137,8 @@ class NewChunk(BaseModel):
 class Chunk(NewChunk):
     """A stored chunk; its id is also its vector's id in the index."""
 
-    id: int
-    document_id: int
+    id: ChunkId
+    document_id: DocumentId
     ordinal: int
 
 
@@ -178,7 +196,7 @@ class Filters(BaseModel):
 class DocumentSummary(BaseModel):
     """The document fields a hit carries."""
 
-    id: int
+    id: DocumentId
     title: str
     office: str | None
     region: str | None
@@ -195,7 +213,7 @@ class DocumentSummary(BaseModel):
 class Hit(BaseModel):
     """One matching chunk."""
 
-    chunk_id: int
+    chunk_id: ChunkId
     score: float = Field(description="Cosine (dense), BM25 (lexical), fused RRF (hybrid), "
                          "or the cross-encoder's score when one re-ranked the hit.")
     snippet: str
@@ -244,7 +262,7 @@ class SharedTerm(BaseModel):
 class Passage(BaseModel):
     """One side of a bridge: a chunk, or the free text a bridge started from."""
 
-    chunk_id: int | None
+    chunk_id: ChunkId | None
     text: str
     language: str | None
     provenance: Provenance = Provenance()
@@ -282,7 +300,7 @@ class BridgeSource(BaseModel):
     office: str | None
     language: str | None
     document: DocumentSummary | None = None
-    chunk_id: int | None = None
+    chunk_id: ChunkId | None = None
 
 
 class BridgeResult(BaseModel):

@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import secrets
 import sqlite3
 import threading
 from collections import Counter
@@ -31,6 +32,7 @@ import numpy as np
 
 from search import duplicates, path_names
 from search.lexical import Analyzer, LexicalIndex
+from search.public_ids import IdCodec
 from search.records import (
     Chunk,
     Document,
@@ -203,6 +205,7 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._idle = _IdleConnections()
+        self._codec: IdCodec | None = None
         self.lexical = LexicalIndex(Analyzer())
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, timeout=30)
@@ -351,6 +354,20 @@ class Store:
         row = db.execute("DELETE FROM paths WHERE source_path = ? RETURNING document_id",
                          (source_path,)).fetchone()
         return row[0] if row else None
+
+    def id_codec(self) -> IdCodec:
+        """The codec of the ids shown to API clients, keyed by this database's own secret
+        (made at first use; ``search.public_ids``)."""
+        if self._codec is None:
+            with self.connect() as db:
+                secret = self.get_meta(db, "public_id_secret")
+                if secret is None:
+                    secret = secrets.token_hex(32)
+                    db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES"
+                               " ('public_id_secret', ?)", (secret,))
+                    secret = self.get_meta(db, "public_id_secret") or secret
+            self._codec = IdCodec(bytes.fromhex(secret))
+        return self._codec
 
     def remember_root(self, root: str, shown: str) -> None:
         """Name ``root`` and the files below it for readers (``search.path_names``)."""

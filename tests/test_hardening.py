@@ -8,6 +8,7 @@ server over the sample corpus (``tests/conftest.py``); nothing here changes what
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import quote
 
 import httpx
@@ -99,3 +100,17 @@ def test_the_pages_never_answer_500(server: httpx.Client, params: dict[str, str]
     assert server.get("/", params=params).status_code in (200, 422)
     view = server.get(f"/view/{quote(document, safe='')}")
     assert view.status_code in (200, 404), (document, view.status_code)
+
+
+def test_ids_are_opaque_tokens_and_a_guess_is_the_same_404(server: httpx.Client) -> None:
+    documents = server.get("/documents", params={"limit": 200}).json()["documents"]
+    ids = [d["id"] for d in documents]
+    assert all(isinstance(i, str) and re.fullmatch(r"d[a-z2-9]{10}", i) for i in ids)
+    hit = server.post("/search", json={"query": "heart failure", "k": 1}).json()["hits"][0]
+    assert re.fullmatch(r"c[a-z2-9]{10}", hit["chunk_id"])
+    assert server.get(f"/documents/{hit['document']['id']}").status_code == 200
+    altered = ids[0][:-1] + ("a" if ids[0][-1] != "a" else "b")
+    for guess in ("1", "2", str(len(ids)), hit["chunk_id"], altered):
+        response = server.get(f"/documents/{guess}")
+        assert response.status_code == 404 and response.json()["detail"] == (
+            f"no document with id {guess}")

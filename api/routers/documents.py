@@ -24,7 +24,6 @@ from api import uploads
 from api.auth import Access, AdminAccess, IngestAccess, ReadAccess
 from api.deps import get_kb
 from api.schemas import (
-    MAX_ID,
     MAX_LISTING_OFFSET,
     DeletedDocument,
     DocumentDetail,
@@ -34,6 +33,7 @@ from api.schemas import (
 )
 from ingest.filetypes import UnsupportedType
 from search.knowledge_base import KnowledgeBase, WriterBusyError
+from search.public_ids import DOCUMENT, stored_id
 from search.records import (
     MAX_FILTER_VALUES,
     Chunk,
@@ -131,7 +131,7 @@ def _upload_office(access: Access, office: str | None) -> str:
 @router.delete("/{doc_id}", response_model=DeletedDocument,
                responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}})
 def delete_document(
-    doc_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    doc_id: DocumentPath,
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     access: AdminAccess,
 ) -> DeletedDocument:
@@ -144,25 +144,31 @@ def delete_document(
     except WriterBusyError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
     uploads.remove_originals(kb, document.paths)
-    return DeletedDocument(id=doc_id, paths=document.paths)
+    return DeletedDocument(id=document.id, paths=document.paths)
 
 
 @router.get("/{doc_id}", response_model=DocumentDetail,
             responses={404: {"model": ErrorResponse}})
 def get_document(
-    doc_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    doc_id: DocumentPath,
     kb: Annotated[KnowledgeBase, Depends(get_kb)],
     access: ReadAccess,
 ) -> DocumentDetail:
     document, chunks = visible_document(kb, access, doc_id)
     return DocumentDetail(document=document, chunks=chunks, near_duplicates=[
-        d for d in kb.near_duplicates(doc_id) if access.sees(d.document.office)])
+        d for d in kb.near_duplicates(document.id) if access.sees(d.document.office)])
 
 
-def visible_document(kb: KnowledgeBase, access: Access, doc_id: int) -> tuple[Document,
+DocumentPath = Annotated[str, Path(max_length=40, description="A document's id as the API "
+                                   "gives it (a token).")]
+
+
+def visible_document(kb: KnowledgeBase, access: Access, doc_id: str) -> tuple[Document,
                                                                              list[Chunk]]:
-    """The document and its chunks; 404 when it does not exist or the key may not see it."""
-    found = kb.document(doc_id)
+    """The document and its chunks; the same 404 when the id names nothing, when the
+    document does not exist, or when the key may not see it."""
+    number = stored_id(DOCUMENT, doc_id)
+    found = kb.document(number) if number is not None else None
     if found is None or not access.sees(found[0].office):
         raise HTTPException(status_code=404, detail=f"no document with id {doc_id}")
     return found

@@ -26,10 +26,11 @@ from pydantic import ValidationError
 
 from api.auth import Access, LinkAccess, PageAccess
 from api.deps import get_kb
-from api.schemas import MAX_ID, MAX_OFFSET, MAX_QUERY_CHARS, ErrorResponse, whole_number
+from api.schemas import MAX_OFFSET, MAX_QUERY_CHARS, ErrorResponse, whole_number
 from search.bridges import BridgeQuery
 from search.knowledge_base import KnowledgeBase
 from search.path_names import shown
+from search.public_ids import CHUNK, DOCUMENT, shown_id, stored_id
 from search.records import (
     Bridge,
     DocType,
@@ -297,7 +298,8 @@ def pdf_page(document: DocumentSummary | Document, provenance: Provenance | None
 def file_url(document: DocumentSummary | Document, provenance: Provenance | None = None) -> str:
     """The original file, at the passage's page where a browser can go there (PDF)."""
     page = pdf_page(document, provenance)
-    return f"/documents/{document.id}/file" + (f"#page={page}" if page else "")
+    return f"/documents/{shown_id(DOCUMENT, document.id)}/file" + (
+        f"#page={page}" if page else "")
 
 
 def file_action(document: DocumentSummary | Document, provenance: Provenance | None = None) -> str:
@@ -314,7 +316,9 @@ def shared_term(term: SharedTerm) -> str:
     return term.source if term.exact else f"{term.source} = {term.target}"
 
 
-_env.filters.update(shown=shown, provenance=provenance_words, file_url=file_url,
+_env.filters.update(shown=shown, document_token=lambda n: shown_id(DOCUMENT, n),
+                    chunk_token=lambda n: shown_id(CHUNK, n), provenance=provenance_words,
+                    file_url=file_url,
                     file_action=file_action,
                     shared_term=shared_term)
 _env.globals.update(highlighted=highlighted, doc_types=DOC_TYPES, languages=LANGUAGES,
@@ -379,8 +383,8 @@ def search_page(kb: Annotated[KnowledgeBase, Depends(get_kb)], access: PageAcces
 
 # --- the document page --------------------------------------------------------------
 def _document_id(value: str) -> int | None:
-    """The id in a page address, or None for anything that cannot be one (never a 422)."""
-    return whole_number(value, 1, MAX_ID)
+    """The document a page address names, or None for anything else (never a 422)."""
+    return stored_id(DOCUMENT, value)
 
 
 def _bridges(kb: KnowledgeBase, doc_id: int, access: Access) -> list[Bridge]:
@@ -417,7 +421,7 @@ def media_type(path: FilePath) -> str:
 @router.get("/documents/{doc_id}/file", tags=["documents"],
             responses={200: {"content": {"application/octet-stream": {}}},
                        404: {"model": ErrorResponse}})
-def document_file(doc_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+def document_file(doc_id: Annotated[str, Path(max_length=40)],
                   kb: Annotated[KnowledgeBase, Depends(get_kb)],
                   access: LinkAccess) -> FileResponse:
     """The document's original file, as ingested (the first of its paths still on disk).
@@ -425,7 +429,8 @@ def document_file(doc_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     Only paths the database holds are ever read; a browser opens a PDF link ending in
     ``#page=N`` at that page.
     """
-    found = kb.document(doc_id)
+    number = stored_id(DOCUMENT, doc_id)
+    found = kb.document(number) if number is not None else None
     if found is None or not access.sees(found[0].office):
         raise HTTPException(status_code=404, detail=f"no document with id {doc_id}")
     document = found[0]
