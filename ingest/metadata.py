@@ -28,6 +28,7 @@ from typing import Any
 
 import yaml
 
+from ingest.cleaning import clean_label
 from ingest.document import ParsedDocument
 from ingest.titles import canonical_office, date_from_file_name, is_plausible_date, title_for
 from search.records import DocType, DocumentMeta
@@ -137,7 +138,7 @@ def _normalise(field: str, value: Any) -> Any:
             return None
     if field == "language":
         return str(value).lower()[:2]
-    return str(value).strip()
+    return clean_label(str(value))  # a sidecar's title holds no NUL or escape either
 
 
 def resolve_metadata(

@@ -83,3 +83,9 @@ def test_broken_sidecar_is_a_clear_error(note: Path) -> None:
     note.with_name("visit.md.meta.yaml").write_text("title: [unclosed", encoding="utf-8")
     with pytest.raises(MetadataError, match=r"visit\.md\.meta\.yaml"):
         resolve_metadata(note, parsed(), None)
+
+
+def test_control_characters_in_sidecars_and_overrides_never_reach_a_document(note: Path) -> None:
+    write_yaml(note.with_name(note.name + ".meta.yaml"), {"title": "Lyon\x00 pilot\x1b[31m"})
+    meta = resolve_metadata(note, parsed(), "fr", overrides={"team": "Scouting\x7f\n team"})
+    assert (meta.title, meta.team) == ("Lyon pilot", "Scouting team")  # escapes too
