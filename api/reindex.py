@@ -28,9 +28,6 @@ from search.records import RunReport
 
 log = logging.getLogger(__name__)
 
-# How long a re-index asked for over HTTP waits for the write lock: an upload job holds it
-# only to write and publish, which takes seconds; a run of the CLI may hold it for hours.
-LOCK_WAIT_S = 30.0
 _DURATION = re.compile(r"(\d+)\s*([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -62,7 +59,7 @@ def start_reindex(kb: KnowledgeBase, roots: list[Root], trigger: str = "api") ->
     def work() -> None:
         try:
             Ingestor(kb).run(roots, kind="reindex", trigger=trigger, on_start=started_as,
-                             wait_s=LOCK_WAIT_S)
+                             wait_s=kb.settings.reindex_wait_s)
         except WriterBusyError as exc:
             outcome["error"] = exc
         except Exception:  # recorded in the run's row; the server goes on

@@ -158,6 +158,9 @@ class Settings(BaseSettings):
         False, description="Mark the session cookie Secure even when the request came over "
         "plain HTTP: set it when a TLS proxy in front of the server speaks HTTPS to browsers "
         "(requests that arrive over HTTPS get it anyway).")
+    reindex_wait_s: float = Field(
+        30.0, ge=0, le=3600, description="How long a re-index asked for over HTTP waits for "
+        "the write lock (an upload job holds it only to publish) before it answers 409.")
     max_concurrent_uploads: int = Field(4, ge=1, le=256, description="Uploads received at "
                                         "once; one more is refused with 429.")
     body_idle_timeout_s: float = Field(30.0, gt=0, le=3600, description="Longest silence "

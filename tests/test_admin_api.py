@@ -32,7 +32,7 @@ def share(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def env(share: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {**os.environ, "BRIDGE_DATA_DIR": str(tmp_path_factory.mktemp("admin")),
-            "BRIDGE_SOURCES_FILE": str(share / "sources.yaml")}
+            "BRIDGE_SOURCES_FILE": str(share / "sources.yaml"), "BRIDGE_REINDEX_WAIT_S": "1"}
 
 
 @pytest.fixture(scope="module")
