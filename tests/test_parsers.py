@@ -470,3 +470,20 @@ def test_transcript_header_fields_and_french_colons(tmp_path: Path) -> None:
         Provenance(speaker="Sophie Nguyen", section="Bonjour Sophie, que fait Infilia ?"),
         Provenance(speaker="Sophie Nguyen", section="Et les appels ?"),
     ]
+
+
+def test_subtitles_and_transcripts_say_their_own_title(tmp_path: Path) -> None:
+    vtt = ("WEBVTT - Remote monitoring in rural Aragon\n\n00:00:01.000 --> 00:00:03.000\n"
+           "<v Ana Ruiz>¿Cómo empezó el programa?\n")
+    assert parse_file(write(tmp_path / "talk.vtt", vtt)).heading == (
+        "Remote monitoring in rural Aragon")
+    noted = ("WEBVTT\n\nNOTE\nTitle: Weight alerts in Lyon\nRecorded 2024-03-12\n\n"
+             "00:00:01.000 --> 00:00:03.000\nBonjour.\n")
+    assert parse_file(write(tmp_path / "noted.vtt", noted)).heading == "Weight alerts in Lyon"
+    transcript = ("Titre : Télésurveillance à Nantes\nDate : 27 juin 2023\n\n"
+                  "Claire Dubois : Bonjour Sophie.\nSophie Nguyen : Bonjour.\n"
+                  "Claire Dubois : Combien de patients ?\nSophie Nguyen : Quatre cents.\n")
+    assert parse_file(write(tmp_path / "entretien.txt", transcript)).heading == (
+        "Télésurveillance à Nantes")
+    untitled = "1\n00:00:01,000 --> 00:00:02,000\nHello\n"
+    assert parse_file(write(tmp_path / "lecture.srt", untitled)).heading is None
