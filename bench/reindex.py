@@ -144,10 +144,11 @@ def load_avg() -> list[float]:
 
 # --- the server and the load -----------------------------------------------------------
 @contextmanager
-def server(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """`bridge serve` on the bench's data, its output in ``log_path``; yields the base URL."""
+def server(env: dict[str, str], log_path: Path) -> Iterator[httpx.Client]:
+    """`bridge serve` on the bench's data, its output in ``log_path``; yields a client with
+    a key of every scope."""
     with bridge_server(env, log_path=log_path) as client:
-        yield str(client.base_url).rstrip("/")
+        yield client
 
 
 @dataclass
@@ -206,10 +207,11 @@ def check_response(payload: Any, k: int) -> tuple[str | None, list[dict[str, Any
     return None, hits
 
 
-def client_loop(base_url: str, queries: list[str], start: int, stop: threading.Event,
+def client_loop(base_url: str, headers: dict[str, str], queries: list[str], start: int,
+                stop: threading.Event,
                 stats: LoadStats, sample_hits: bool) -> None:
     k = 10
-    with httpx.Client(base_url=base_url, timeout=120) as client:
+    with httpx.Client(base_url=base_url, headers=headers, timeout=120) as client:
         i = start
         while not stop.is_set():
             query = queries[i % len(queries)]
@@ -248,12 +250,13 @@ def client_loop(base_url: str, queries: list[str], start: int, stop: threading.E
 
 
 @contextmanager
-def load(base_url: str, queries: list[str], clients: int,
+def load(base_url: str, headers: dict[str, str], queries: list[str], clients: int,
          stats: LoadStats, sample_hits: bool = False) -> Iterator[None]:
     """``clients`` threads searching until the block ends."""
     stop = threading.Event()
     threads = [threading.Thread(target=client_loop, daemon=True, name=f"client-{n}",
-                                args=(base_url, queries, n * len(queries) // clients, stop,
+                                args=(base_url, headers, queries,
+                                      n * len(queries) // clients, stop,
                                       stats, sample_hits))
                for n in range(clients)]
     for thread in threads:
@@ -319,13 +322,13 @@ def search_under_load(corpus: Corpus, data_dir: Path, queries: list[str], client
     env = {k: v for k, v in os.environ.items() if k != "BRIDGE_REINDEX_CRON"}
     env.update(BRIDGE_DATA_DIR=str(data_dir), BRIDGE_SOURCES_FILE=str(corpus.sources_file))
     result: dict[str, Any] = {"clients": clients}
-    with server(env, corpus.workdir / "server.log") as base_url, \
-            httpx.Client(base_url=base_url, timeout=60) as admin:
+    with server(env, corpus.workdir / "server.log") as admin:
+        base_url, headers = str(admin.base_url).rstrip("/"), dict(admin.headers)
         admin.post("/search", json={"query": queries[0], "k": 10}).raise_for_status()  # warm-up
 
         baseline = LoadStats()
         result["baseline_load_avg_before"] = load_avg()
-        with load(base_url, queries, clients, baseline):
+        with load(base_url, headers, queries, clients, baseline):
             started = time.perf_counter()
             time.sleep(load_seconds)
         result["baseline"] = baseline.summary(time.perf_counter() - started)
@@ -341,7 +344,7 @@ def search_under_load(corpus: Corpus, data_dir: Path, queries: list[str], client
         response = admin.post("/admin/reindex")
         response.raise_for_status()
         run_id = int(response.json()["run_id"])
-        with load(base_url, queries, clients, during, sample_hits=True):
+        with load(base_url, headers, queries, clients, during, sample_hits=True):
             while True:
                 time.sleep(POLL_S)
                 record = admin.get(f"/admin/runs/{run_id}").json()
