@@ -23,11 +23,6 @@ _SPEAKER_LABEL = re.compile(
 TITLE_FIELDS = frozenset({"title", "titre", "titel", "título", "titulo", "subject", "sujet",
                           "thema", "tema", "topic"})
 
-# Titles that Office templates fill in by themselves: they name the application, not the file.
-_TEMPLATE_TITLES = frozenset(
-    {"presentation", "powerpoint presentation", "document", "word document", "untitled"}
-)
-
 
 def one_line(text: str) -> str:
     """Collapse all whitespace, for text used as a label (a section title, a speaker)."""
@@ -94,13 +89,12 @@ def iso_date(value: Any) -> str | None:
 def declared_metadata(
     title: Any = None, author: Any = None, created: Any = None, language: Any = None
 ) -> dict[str, str]:
-    """What a file declares about itself, without empty values or template titles."""
+    """What a file declares about itself, without empty values (whether a declared title is
+    one a person would write is ``ingest.titles``' question)."""
     values = {
         "title": one_line(str(title or "")),
         "author": one_line(str(author or "")),
         "date": iso_date(created) or "",
         "language": one_line(str(language or "")),
     }
-    if values["title"].lower() in _TEMPLATE_TITLES:
-        values["title"] = ""
     return {key: value for key, value in values.items() if value}
