@@ -23,7 +23,7 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from search.path_names import SHOWN_PATHS
+from search.path_names import SHOWN_PATHS, on_first_use
 from search.public_ids import PUBLIC_IDS
 
 STATIC_PREFIXES = ("/static/", "/static-offline-docs/")
@@ -78,7 +78,7 @@ class ShownRecords:
         if kb is None:
             await self.app(scope, receive, send)
             return
-        paths = SHOWN_PATHS.set(kb.store.path_namer())
+        paths = SHOWN_PATHS.set(on_first_use(kb.store.path_namer))
         ids = PUBLIC_IDS.set(kb.store.id_codec())
         try:
             await self.app(scope, receive, send)

@@ -95,7 +95,7 @@ class OcrReader:
     def wanted(self, text_layer: str) -> bool:
         """Whether a page (or slide) whose text layer is ``text_layer`` is read by OCR."""
         return (self.options.mode == "force"
-                or _readable_chars(text_layer) < self.options.min_chars)
+                or readable_chars(text_layer) < self.options.min_chars)
 
     def available(self) -> bool:
         """Whether OCR can run here (else ``unavailable`` says why)."""
@@ -153,7 +153,7 @@ def installed_languages() -> frozenset[str] | None:
         return None
 
 
-def _readable_chars(text: str) -> int:
+def readable_chars(text: str) -> int:
     """Letters and digits in ``text``: a page number or a stray glyph is not a text layer."""
     return sum(char.isalnum() for char in text)
 

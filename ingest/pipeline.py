@@ -79,7 +79,6 @@ class Ingestor:
         log.info("run %d (%s, %s): %s", run_id, kind, trigger, report.summary())
         return report
 
-
     def embed_ahead(self, roots: Iterable[Root]) -> Ahead:
         """Prepare and embed the new content under ``roots`` without the write lock (what
         takes time: parsing, OCR, the encoder), for a ``run`` that then only writes it.
@@ -243,8 +242,7 @@ class _Run:
                       state: PathState | None) -> None:
         """A copy of content this run prepared: linked, or failed as its original did."""
         if digest in self.failed_digests:
-            failure = self.failed_digests[digest]
-            self._fail(FileFailure(path=str(file.path), kind=failure.kind, reason=failure.reason))
+            self._fail(self.failed_digests[digest].model_copy(update={"path": str(file.path)}))
             return
         try:
             self._link(file, digest, stat, state)

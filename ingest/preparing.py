@@ -9,7 +9,6 @@ or a :class:`Failed` one with its reason.
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +26,6 @@ from search.embedding.tokens import PlainTokens
 from search.language import LanguageDetector
 from search.records import DocumentMeta, FileFailure, FileStat, NewChunk
 from search.settings import Settings
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,7 @@ class Writer:
             changes.removed.append(store.delete_orphans(db, orphans - {0}, kb.encoder.model_id,
                                                         kb.encoder.dimension))
             published = self._publish_vectors(db, live, changes)
+            store.lexical.mark_changed(db)
             if published.number != live.number:
                 self._find_twins(db, published, changes)
         self._puts, self._links, self._deletes = {}, [], []

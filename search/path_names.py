@@ -50,6 +50,19 @@ def namer(db: sqlite3.Connection) -> PathNamer:
     return name
 
 
+def on_first_use(load: Callable[[], PathNamer]) -> PathNamer:
+    """A namer that reads the roots only when it names a first path: most answers (health,
+    static files, searches without hits) name none, and need no query for them."""
+    loaded: list[PathNamer] = []
+
+    def name(path: str) -> str:
+        if not loaded:
+            loaded.append(load())
+        return loaded[0](path)
+
+    return name
+
+
 def shown(path: str, context: object = None) -> str:
     """``path`` as this request's reader sees it: as stored where no request is set, or
     where the serialisation ``context`` is :data:`AS_STORED`. A path already shown

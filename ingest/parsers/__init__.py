@@ -75,8 +75,8 @@ def parse_file(path: Path, limits: ParseLimits = DEFAULT_LIMITS,
         raise ParseError("cannot read file", exc.strerror or describe(exc)) from exc
     except Exception as exc:  # the promise above: no library exception reaches the caller
         raise ParseError(f"malformed {suffix[1:].upper()}", describe(exc)) from exc
+    parsed.ocr = reader.work
     cleaned = clean_document(parsed)
     if not cleaned.units:
         raise ParseError(EMPTY, "no text")
-    cleaned.ocr = reader.work
     return cleaned

@@ -22,7 +22,7 @@ from pypdf.errors import LimitReachedError
 
 from ingest.cleaning import tidy
 from ingest.document import ParsedDocument, ParseError, Provenance, Unit
-from ingest.ocr import OcrReader
+from ingest.ocr import OcrReader, readable_chars
 from ingest.parsers.common import EMPTY, ENCRYPTED, declared_metadata, describe
 from ingest.parsers.limits import ParseLimits
 from ingest.parsers.pdf_layout import PdfLayout
@@ -163,13 +163,9 @@ def _with_ocr(text: str, index: int, layout: PdfLayout, ocr: OcrReader) -> tuple
     image = layout.render(index, ocr.options.dpi)
     read = ocr.read(image) if image is not None else ""
     forced = ocr.options.mode == "force"
-    if read.strip() and (forced or _letters(read) > _letters(text)):
+    if read.strip() and (forced or readable_chars(read) > readable_chars(text)):
         return read, True
     return text, False
-
-
-def _letters(text: str) -> int:
-    return sum(char.isalnum() for char in text)
 
 
 def _heading(page: PageObject) -> str | None:

@@ -42,6 +42,8 @@ _MIN_PHRASE_PAGE = 50
 # FTS5's bm25() constants, so that a narrowed search scores as an open one would.
 _K1, _B = 1.2, 0.75
 _TOKENS = "length(t.terms) - length(replace(t.terms, ' ', '')) + (length(t.terms) > 0)"
+_CHANGES = "lexical_changes"  # the meta key counting publishes
+_SIZES_KEPT = 256  # filters whose visible size is kept at once
 _VISIBLE = (f"FROM {TABLE} AS t JOIN chunks AS c ON c.id = t.rowid "
             "JOIN documents AS d ON d.id = c.document_id")
 
@@ -67,6 +69,8 @@ class LexicalIndex:
 
     def __init__(self, analyzer: Analyzer) -> None:
         self.analyzer = analyzer
+        # (changes, filter) -> visible chunks and terms, for searches narrowed to offices
+        self._sizes: dict[tuple[object, str, tuple], tuple[int, float]] = {}
 
     def ensure_schema(self, db: sqlite3.Connection) -> None:
         """Create the table, and re-analyse every chunk when the analysis has changed.
@@ -80,6 +84,7 @@ class LexicalIndex:
             return
         db.execute(f"DELETE FROM {TABLE}")
         self.add(db, db.execute("SELECT id, text, language FROM chunks"))
+        self.mark_changed(db)
         db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('lexical_analysis', ?)",
                    (ANALYSIS_VERSION,))
 
@@ -96,6 +101,13 @@ class LexicalIndex:
                 for chunk_id, text, language in rows
             ),
         )
+
+    @staticmethod
+    def mark_changed(db: sqlite3.Connection) -> None:
+        """Count a publish that may have changed which chunks an office holds (a put, a
+        delete, a move to another office's folder): sizes kept from before are stale."""
+        db.execute(f"INSERT INTO meta(key, value) VALUES ('{_CHANGES}', '1') ON CONFLICT(key)"
+                   " DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
     def delete(self, db: sqlite3.Connection, chunk_ids: Iterable[int]) -> None:
         db.executemany(f"DELETE FROM {TABLE} WHERE rowid = ?", ((i,) for i in chunk_ids))
@@ -174,14 +186,17 @@ class LexicalIndex:
         rows = db.execute(
             f"SELECT c.id, t.terms{', c.text' if phrases else ''} {_VISIBLE} "
             f"WHERE {TABLE} MATCH ? AND ({where})", (expression, *params)).fetchall()
-        rows = [r for r in rows if all(contains_phrase(r[2], p) for p in phrases)] \
-            if phrases else rows
+        holding = rows  # every visible chunk holding a wanted term, for their frequencies
+        if phrases:
+            holding = db.execute(f"SELECT c.id, t.terms {_VISIBLE} WHERE {TABLE} MATCH ? AND "
+                                 f"({where})", (" OR ".join(map(_quote, wanted)), *params)
+                                 ).fetchall()
+            rows = [r for r in rows if all(contains_phrase(r[2], p) for p in phrases)]
         if not rows:
             return []
-        count, tokens = db.execute(f"SELECT count(*), total({_TOKENS}) {_VISIBLE} "
-                                   f"WHERE ({where})", tuple(params)).fetchone()
+        count, tokens = self._visible_size(db, where, params)
+        frequency = Counter(term for row in holding for term in set(row[1].split()) & set(wanted))
         documents = [(row[0], Counter(row[1].split())) for row in rows]
-        frequency = Counter(term for _, terms in documents for term in wanted if term in terms)
         average = tokens / count if count else 1.0
         scored = []
         for chunk_id, terms in documents:
@@ -191,6 +206,22 @@ class LexicalIndex:
                         for term in wanted if term in terms)
             scored.append((chunk_id, score))
         return sorted(scored, key=lambda hit: (-hit[1], hit[0]))
+
+    def _visible_size(self, db: sqlite3.Connection, where: str, params: Sequence
+                      ) -> tuple[int, float]:
+        """How many visible chunks there are and how many terms they hold: a scan of the
+        visible chunks, so kept until a publish changes them (``mark_changed``)."""
+        row = db.execute(f"SELECT value FROM meta WHERE key = '{_CHANGES}'").fetchone()
+        key = (row[0] if row else None, where, tuple(params))
+        size = self._sizes.get(key) if row else None
+        if size is None:
+            size = db.execute(f"SELECT count(*), total({_TOKENS}) {_VISIBLE} WHERE ({where})",
+                              tuple(params)).fetchone()
+            if row:
+                if len(self._sizes) >= _SIZES_KEPT:
+                    self._sizes.clear()
+                self._sizes[key] = size
+        return size
 
     def _verified(
         self,
