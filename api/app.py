@@ -22,31 +22,16 @@ from api.keys import KeyStore, Scope
 from api.limits import BodyLimit
 from api.observability import install_observability
 from api.reindex import add_reindex_job, configured_roots, schedule_trigger
+from api.request_limits import document_limits
 from api.routers import admin, bridges, documents, health, jobs, pages, search, sign_in
 from api.security import SecurityHeaders, ShownRecords
 from api.sessions import SessionStore
-from search.embedding import configured_encoder
 from search.knowledge_base import KnowledgeBase
+from search.opening import open_knowledge_base
 from search.records import valid_utf8
 from search.settings import Settings, get_settings
 
 STATIC = Path(__file__).resolve().parent / "static"
-
-
-def open_knowledge_base(settings: Settings) -> KnowledgeBase:
-    """The knowledge base under the configured data directory, with its model loaded.
-
-    ``torch_threads`` caps FAISS's OpenMP threads too: a single query's FAISS search gains
-    nothing from a second thread (at 100,000 vectors it was slower, 21.7 against 16.4 ms),
-    while the idle thread spins on a core that the encoder or another request could use.
-    """
-    if settings.torch_threads:
-        import faiss
-        import torch
-
-        torch.set_num_threads(settings.torch_threads)
-        faiss.omp_set_num_threads(settings.torch_threads)
-    return KnowledgeBase(settings, configured_encoder(settings))
 
 
 def _reindex_scheduler(kb: KnowledgeBase) -> BackgroundScheduler:
@@ -107,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_observability(app, settings, metrics_dependencies=[Depends(require(Scope.admin))])
     app.add_middleware(ShownRecords)
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, 413s too
-    app.openapi = _with_our_validation_errors(app)
+    app.openapi = _openapi_as_served(app, settings)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -121,14 +106,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _with_our_validation_errors(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    """The OpenAPI schema, with 422 bodies as this app sends them: a ``detail`` message
-    and the ``errors`` list (FastAPI documents ``detail`` as the list)."""
+def _openapi_as_served(app: FastAPI, settings: Settings) -> Callable[[], dict[str, Any]]:
+    """The OpenAPI schema, with 422 bodies as this app sends them (a ``detail`` message and
+    the ``errors`` list: FastAPI documents ``detail`` as the list) and the request limits
+    this server was started with."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         schema = generate()
-        schema.setdefault("components", {}).setdefault("schemas", {})["HTTPValidationError"] = {
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        document_limits(schemas, settings)
+        schemas["HTTPValidationError"] = {
             "title": "HTTPValidationError", "type": "object", "required": ["detail", "errors"],
             "properties": {
                 "detail": {"type": "string", "title": "Detail"},

@@ -1,8 +1,14 @@
-"""Shared dependencies: the settings and the knowledge base the app was started with."""
+"""Shared dependencies: the settings and the knowledge base the app was started with.
+
+Routes take them as ``SettingsDep`` and ``KnowledgeBaseDep``, so that a route reads the
+settings one way and a test can override either in one place.
+"""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from search.knowledge_base import KnowledgeBase
 from search.settings import Settings
@@ -14,3 +20,7 @@ def get_settings(request: Request) -> Settings:
 
 def get_kb(request: Request) -> KnowledgeBase:
     return request.app.state.kb
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+KnowledgeBaseDep = Annotated[KnowledgeBase, Depends(get_kb)]

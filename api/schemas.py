@@ -23,14 +23,14 @@ from search.records import (
     valid_utf8,
 )
 
-MAX_QUERY_CHARS = 2000
-MAX_K = 100
 MAX_OFFSET = 1000
 MAX_ID = 2**62
 StoredId = Annotated[int, Field(ge=1, le=MAX_ID)]
 PublicId = Annotated[str | int, Field(description="An id as the API gives it (a token).")]
 # SQLite integers are 64-bit: every id and offset a client sends is bounded below that.
 MAX_LISTING_OFFSET = 1_000_000
+# Queries and findings are at most the server's max_query_chars long (api.request_limits).
+FindingText = Annotated[str, Field(min_length=1)]
 
 
 def whole_number(text: str, low: int, high: int) -> int | None:
@@ -40,15 +40,17 @@ def whole_number(text: str, low: int, high: int) -> int | None:
         return None
     value = int(text)
     return value if low <= value <= high else None
-FindingText = Annotated[str, Field(min_length=1, max_length=MAX_QUERY_CHARS)]
 
 
 class SearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(..., min_length=1, max_length=MAX_QUERY_CHARS,
+    query: str = Field(..., min_length=1, description="At most the server's max_query_chars "
+                       "characters.",
                        examples=["télésurveillance insuffisance cardiaque"])
-    k: int = Field(10, ge=1, le=MAX_K, description="Results to return.")
+    k: Annotated[int, Field(ge=1)] | SkipJsonSchema[None] = Field(
+        None, description="Results to return: at most the server's max_k; default: its "
+        "default_k.")
     offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Results to skip (paging).")
     filters: Filters = Field(default_factory=Filters)
     mode: SearchMode | None = Field(
@@ -134,9 +136,10 @@ class BridgeRequest(BaseModel):
         None, description="Bridge a document (its id as the API gives it).")
     chunk_id: PublicId | SkipJsonSchema[None] = Field(
         None, description="Bridge one finding (a chunk's id as the API gives it).")
-    text: FindingText | SkipJsonSchema[None] = Field(None,
-                             description="Bridge a finding written here.",
-                             examples=["Un suivi du poids quotidien réduit les réhospitalisations"])
+    text: FindingText | SkipJsonSchema[None] = Field(
+        None, description="Bridge a finding written here (at most the server's "
+        "max_query_chars characters).",
+        examples=["Un suivi du poids quotidien réduit les réhospitalisations"])
     office: FilterValue | None = Field(
         None, description="The source office (a document's or chunk's own office wins).",
         examples=["Paris"])

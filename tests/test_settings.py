@@ -46,7 +46,7 @@ def test_torch_threads_caps_faiss_too(settings_for, encoder) -> None:
     import faiss
     import torch
 
-    from api.app import open_knowledge_base
+    from search.opening import open_knowledge_base
 
     before = torch.get_num_threads(), faiss.omp_get_max_threads()
     try:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 
 from api.auth import AdminAccess, IngestAccess
-from api.deps import get_kb
+from api.deps import KnowledgeBaseDep, SettingsDep
 from api.reindex import configured_roots, start_reindex
 from api.schemas import (
     MAX_ID,
@@ -17,7 +17,7 @@ from api.schemas import (
     ReindexStarted,
 )
 from ingest.sources import SourcesError
-from search.knowledge_base import KnowledgeBase, WriterBusyError
+from search.knowledge_base import WriterBusyError
 from search.records import RunRecord
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -28,8 +28,7 @@ router = APIRouter(prefix="/admin", tags=["admin"])
                               "The key is limited to some offices."},
                         409: {"model": ErrorResponse, "description":
                               "A run holds the lock, or no sources are configured."}})
-def reindex(kb: Annotated[KnowledgeBase, Depends(get_kb)],
-            access: IngestAccess) -> ReindexStarted:
+def reindex(kb: KnowledgeBaseDep, access: IngestAccess) -> ReindexStarted:
     """Re-read every configured source in the background; follow it at /admin/runs/{id}.
 
     Every office's sources are read, so it takes a key that sees every office."""
@@ -47,7 +46,7 @@ def reindex(kb: Annotated[KnowledgeBase, Depends(get_kb)],
 
 
 @router.get("/runs", response_model=list[RunRecord])
-def runs(kb: Annotated[KnowledgeBase, Depends(get_kb)], _access: AdminAccess,
+def runs(kb: KnowledgeBaseDep, _access: AdminAccess,
          limit: Annotated[int, Query(ge=1, le=200)] = 20,
          offset: Annotated[int, Query(ge=0, le=MAX_LISTING_OFFSET)] = 0) -> list[RunRecord]:
     """Ingest and re-index runs, newest first, each with its report once finished."""
@@ -57,8 +56,7 @@ def runs(kb: Annotated[KnowledgeBase, Depends(get_kb)], _access: AdminAccess,
 @router.get("/runs/{run_id}", response_model=RunRecord,
             responses={404: {"model": ErrorResponse}})
 def run(run_id: Annotated[int, Path(ge=1, le=MAX_ID)],
-        kb: Annotated[KnowledgeBase, Depends(get_kb)],
-        _access: AdminAccess) -> RunRecord:
+        kb: KnowledgeBaseDep, _access: AdminAccess) -> RunRecord:
     """One run: progress (files done of total) while it runs, its report when it ends."""
     record = kb.store.run(run_id)
     if record is None:
@@ -67,9 +65,9 @@ def run(run_id: Annotated[int, Path(ge=1, le=MAX_ID)],
 
 
 @router.get("/schedule", response_model=ReindexSchedule)
-def schedule(request: Request, _access: AdminAccess) -> ReindexSchedule:
+def schedule(request: Request, settings: SettingsDep, _access: AdminAccess) -> ReindexSchedule:
     """The server's own re-index schedule (``bridge serve --reindex-cron``), if any."""
     scheduler = request.app.state.scheduler
     job = scheduler.get_job("reindex") if scheduler is not None else None
-    return ReindexSchedule(cron=request.app.state.settings.reindex_cron,
+    return ReindexSchedule(cron=settings.reindex_cron,
                            next_run=job.next_run_time if job is not None else None)

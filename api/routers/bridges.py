@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import plotly
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
 from api.auth import PageAccess, ReadAccess
-from api.deps import get_kb
+from api.deps import KnowledgeBaseDep, SettingsDep
 from api.map_page import render_map_html
+from api.request_limits import check_finding_length
 from api.schemas import BridgeRequest, ErrorResponse
-from search.knowledge_base import KnowledgeBase
 from search.records import BridgeMap, BridgeResult
 
 router = APIRouter(tags=["bridges"])
@@ -23,9 +23,10 @@ PLOTLY_URL = "/static/plotly.min.js"
 
 
 @router.post("/bridges", response_model=BridgeResult, responses={404: {"model": ErrorResponse}})
-def bridges(request: BridgeRequest, kb: Annotated[KnowledgeBase, Depends(get_kb)],
+def bridges(request: BridgeRequest, kb: KnowledgeBaseDep, settings: SettingsDep,
             access: ReadAccess) -> BridgeResult:
     """The closest findings of the other offices, per document, with why they match."""
+    check_finding_length(request, settings)
     try:
         return kb.bridges(request.to_query(access.offices))
     except LookupError as exc:
@@ -34,7 +35,7 @@ def bridges(request: BridgeRequest, kb: Annotated[KnowledgeBase, Depends(get_kb)
 
 @router.get("/bridges/map", response_model=BridgeMap,
             responses={200: {"content": {"text/html": {}}}})
-def bridge_map(kb: Annotated[KnowledgeBase, Depends(get_kb)], access: ReadAccess,
+def bridge_map(kb: KnowledgeBaseDep, access: ReadAccess,
                format: Annotated[Literal["json", "html"], Query(
                    description="json (default) or html: the map as a page.")] = "json",
                ) -> BridgeMap | HTMLResponse:
@@ -46,7 +47,7 @@ def bridge_map(kb: Annotated[KnowledgeBase, Depends(get_kb)], access: ReadAccess
 
 
 @router.get("/map", response_class=HTMLResponse, include_in_schema=False)
-def map_page(kb: Annotated[KnowledgeBase, Depends(get_kb)], access: PageAccess) -> HTMLResponse:
+def map_page(kb: KnowledgeBaseDep, access: PageAccess) -> HTMLResponse:
     """The bridge map as the web page shows it (a browser session suffices)."""
     return HTMLResponse(render_map_html(kb.bridge_map(access.offices), plotly_src=PLOTLY_URL))
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import mimetypes
+from pathlib import Path as FilePath
 from typing import Annotated
 
 from fastapi import (
@@ -18,11 +20,12 @@ from fastapi import (
     status,
 )
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse
 from pydantic import ValidationError
 
 from api import uploads
-from api.auth import Access, AdminAccess, IngestAccess, ReadAccess
-from api.deps import get_kb
+from api.auth import Access, AdminAccess, IngestAccess, LinkAccess, ReadAccess
+from api.deps import KnowledgeBaseDep
 from api.schemas import (
     MAX_LISTING_OFFSET,
     DeletedDocument,
@@ -46,6 +49,11 @@ from search.records import (
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
+DocumentPath = Annotated[str, Path(max_length=40, description="A document's id as the API "
+                                   "gives it (a token).")]
+# Subtitles are sent as text a browser displays rather than as a download.
+MEDIA_TYPES = {".vtt": "text/vtt", ".srt": "text/plain", ".md": "text/markdown"}
+
 
 def document_filters(
     office: Annotated[list[FilterValue] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
@@ -67,7 +75,7 @@ def document_filters(
 
 @router.get("", response_model=DocumentPage)
 def list_documents(
-    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    kb: KnowledgeBaseDep,
     access: ReadAccess,
     filters: Annotated[Filters, Depends(document_filters)],
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
@@ -83,7 +91,7 @@ def list_documents(
                         422: {"model": ErrorResponse}, 429: {"model": ErrorResponse}})
 def upload_documents(
     request: Request,
-    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    kb: KnowledgeBaseDep,
     access: IngestAccess,
     files: Annotated[list[UploadFile], File(min_length=1, max_length=100,
                                             description="PDF, PPTX, DOCX, Markdown, text, "
@@ -132,7 +140,7 @@ def _upload_office(access: Access, office: str | None) -> str:
                responses={404: {"model": ErrorResponse}, 409: {"model": ErrorResponse}})
 def delete_document(
     doc_id: DocumentPath,
-    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    kb: KnowledgeBaseDep,
     access: AdminAccess,
 ) -> DeletedDocument:
     """Remove a document from the database and every index, in one publish."""
@@ -151,16 +159,12 @@ def delete_document(
             responses={404: {"model": ErrorResponse}})
 def get_document(
     doc_id: DocumentPath,
-    kb: Annotated[KnowledgeBase, Depends(get_kb)],
+    kb: KnowledgeBaseDep,
     access: ReadAccess,
 ) -> DocumentDetail:
     document, chunks = visible_document(kb, access, doc_id)
     return DocumentDetail(document=document, chunks=chunks, near_duplicates=[
         d for d in kb.near_duplicates(document.id) if access.sees(d.document.office)])
-
-
-DocumentPath = Annotated[str, Path(max_length=40, description="A document's id as the API "
-                                   "gives it (a token).")]
 
 
 def visible_document(kb: KnowledgeBase, access: Access, doc_id: str) -> tuple[Document,
@@ -172,3 +176,29 @@ def visible_document(kb: KnowledgeBase, access: Access, doc_id: str) -> tuple[Do
     if found is None or not access.sees(found[0].office):
         raise HTTPException(status_code=404, detail=f"no document with id {doc_id}")
     return found
+
+
+@router.get("/{doc_id}/file", responses={200: {"content": {"application/octet-stream": {}}},
+                                         404: {"model": ErrorResponse}})
+def document_file(doc_id: DocumentPath, kb: KnowledgeBaseDep, access: LinkAccess
+                  ) -> FileResponse:
+    """The document's original file, as ingested (the first of its paths still on disk).
+
+    Only paths the database holds are ever read; a browser opens a PDF link ending in
+    ``#page=N`` at that page.
+    """
+    document, _ = visible_document(kb, access, doc_id)
+    for candidate in (document.source_path, *document.paths):
+        path = FilePath(candidate)
+        if path.is_file():
+            return FileResponse(path, media_type=media_type(path), filename=path.name,
+                                content_disposition_type="inline")
+    raise HTTPException(status_code=404,
+                        detail=f"the file of document {doc_id} is no longer on disk")
+
+
+def media_type(path: FilePath) -> str:
+    """The file's media type; text is declared UTF-8, as the ingester reads it."""
+    kind = MEDIA_TYPES.get(path.suffix.lower()) or mimetypes.guess_type(path.name)[0]
+    kind = kind or "application/octet-stream"
+    return f"{kind}; charset=utf-8" if kind.startswith("text/") else kind

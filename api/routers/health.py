@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.deps import get_kb
+from api.deps import KnowledgeBaseDep
 from api.schemas import Health
 from search.knowledge_base import KnowledgeBase
 
@@ -30,7 +30,7 @@ class NotReady(BaseModel):
 
 
 @router.get("/health", response_model=Health)
-def health(kb: Annotated[KnowledgeBase, Depends(get_kb)]) -> Health:
+def health(kb: KnowledgeBaseDep) -> Health:
     return Health(status="ok", generation=kb.generation().number, model=kb.encoder.model_id)
 
 
