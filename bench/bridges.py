@@ -31,10 +31,7 @@ Two parallel sets, each split into two offices of one scratch knowledge base:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from functools import cached_property
@@ -43,7 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import REPO, emit, percentile, scratch_knowledge_base
+from bench.common import REPO, emit, log, new_workdir, percentile, scratch_knowledge_base
+from evaluation.beir import read_qrels, read_texts
 from ingest.pipeline import Ingestor
 from search.bridges import BridgeQuery
 from search.knowledge_base import KnowledgeBase
@@ -87,19 +85,6 @@ class ParallelSet:
         return self.partners[key]
 
 
-def read_jsonl(path: Path) -> dict[str, str]:
-    """Id -> text of a BEIR JSON-lines file, in file order."""
-    with path.open(encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    return {row["_id"]: row["text"] for row in rows}
-
-
-def read_pairs(path: Path) -> list[tuple[str, str]]:
-    """(query id, corpus id) of a BEIR qrels file, header line skipped."""
-    lines = path.read_text(encoding="utf-8").splitlines()[1:]
-    return [(q, d) for q, d, *_ in (line.split("\t") for line in lines if line)]
-
-
 def limited(name: str, left: Side, right: Side, pairs: list[tuple[str, str]],
             limit: int | None) -> ParallelSet:
     """The set cut to its first ``limit`` pairs, texts included, so only those are ingested."""
@@ -115,14 +100,15 @@ def limited(name: str, left: Side, right: Side, pairs: list[tuple[str, str]],
 
 def tatoeba(data: Path, limit: int | None) -> ParallelSet:
     folder = data / "tatoeba_eng-fra"
-    return limited("tatoeba", Side("Boston", "en", read_jsonl(folder / "queries.jsonl")),
-                   Side("Paris", "fr", read_jsonl(folder / "corpus.jsonl")),
-                   read_pairs(folder / "qrels" / "test.tsv"), limit)
+    pairs = [(q, d) for q, docs in read_qrels(folder / "qrels" / "test.tsv").items()
+             for d in docs]
+    return limited("tatoeba", Side("Boston", "en", read_texts(folder / "queries.jsonl")),
+                   Side("Paris", "fr", read_texts(folder / "corpus.jsonl")), pairs, limit)
 
 
 def xquad(data: Path, limit: int | None) -> ParallelSet:
-    english = read_jsonl(data / "xquad_es-en_paragraph" / "corpus.jsonl")
-    spanish = read_jsonl(data / "xquad_en-es_paragraph" / "corpus.jsonl")
+    english = read_texts(data / "xquad_es-en_paragraph" / "corpus.jsonl")
+    spanish = read_texts(data / "xquad_en-es_paragraph" / "corpus.jsonl")
     return limited("xquad", Side("Boston", "en", english), Side("Madrid", "es", spanish),
                    [(i, i) for i in english if i in spanish], limit)
 
@@ -145,8 +131,7 @@ def ingest(parallel: ParallelSet, workdir: Path) -> tuple[KnowledgeBase, dict[st
             .run([folder])
         figures[side.office] = {"files": len(side.texts), "seconds": report.seconds,
                                 "failed": len(report.failed)}
-        print(f"  {parallel.name}/{side.office}: {report.summary()}", file=sys.stderr,
-              flush=True)
+        log(f"  {parallel.name}/{side.office}: {report.summary()}")
     return kb, figures
 
 
@@ -255,7 +240,7 @@ def baseline(kb: KnowledgeBase, parallel: ParallelSet, catalogue: Catalogue) -> 
     if max(chunks) > 1:
         note = (f"skipped: {sum(c > 1 for c in chunks)} of {len(chunks)} documents have "
                 f"several chunks (up to {max(chunks)})")
-        print(f"  {parallel.name} baseline {note}", file=sys.stderr, flush=True)
+        log(f"  {parallel.name} baseline {note}")
         return {"skipped": note}
     left, right = parallel.sides()
     return {direction(left, right): baseline_direction(kb, parallel, catalogue, left, right),
@@ -283,8 +268,7 @@ def measure(parallel: ParallelSet, workdir: Path) -> dict[str, Any]:
         "chunks": sum(chunks), "max_chunks_per_document": max(chunks), "ingest": ingested,
         "bridges": {}}
     for source, target in ((left, right), (right, left)):
-        print(f"  {parallel.name} bridges {direction(source, target)}", file=sys.stderr,
-              flush=True)
+        log(f"  {parallel.name} bridges {direction(source, target)}")
         result["bridges"][direction(source, target)] = bridge_direction(
             kb, parallel, catalogue, source)
     result["cosine_baseline"] = baseline(kb, parallel, catalogue)
@@ -309,19 +293,6 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
-def new_workdir(parser: argparse.ArgumentParser, given: Path | None) -> Path:
-    """An empty folder outside the repository (the data must never land inside it)."""
-    if given is None:
-        return Path(tempfile.mkdtemp(prefix="bridge-bench-bridges-"))
-    workdir = given.resolve()
-    if workdir.is_relative_to(REPO):
-        parser.error(f"--workdir {workdir} is inside the repository")
-    if workdir.exists() and any(workdir.iterdir()):
-        parser.error(f"--workdir {workdir} is not empty")
-    workdir.mkdir(parents=True, exist_ok=True)
-    return workdir
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared/data",
@@ -333,8 +304,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
-    workdir = new_workdir(parser, args.workdir)
-    print(f"workdir {workdir}", file=sys.stderr, flush=True)
+    workdir = new_workdir(parser, args.workdir, "bridge-bench-bridges-")
+    log(f"workdir {workdir}")
     started = time.perf_counter()
     results = {p.name: measure(p, workdir)
                for p in (tatoeba(args.data, args.limit), xquad(args.data, args.limit))}

@@ -11,7 +11,7 @@ For each dataset:
   torch threads, after a warm-up, ``--repeats`` times, the two precisions alternating (and
   swapping which goes first) so background load falls on both alike; passages/s is the
   median of the repeats, and the ratio int8/float32 is the speed-up;
-* quality: ``bridge eval`` in dense mode (``api.evaluation.evaluate``: the real ingest into a
+* quality: ``bridge eval`` in dense mode (``evaluation.harness.evaluate``: the real ingest into a
   scratch index per precision, every judged query) gives nDCG@10, MRR@10 and Recall@100
   for each precision, and their differences;
 * agreement: the mean and smallest cosine between the two precisions' vectors of the same
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any, get_args
@@ -34,8 +33,9 @@ from typing import Any, get_args
 import numpy as np
 import torch
 
-from api.evaluation import evaluate, load_dataset
-from bench.common import REPO, emit, encoder
+from bench.common import REPO, emit, encoder, load_average, log
+from evaluation.beir import load_dataset
+from evaluation.harness import evaluate
 from search.embedding import Encoder
 from search.embedding.models import Precision
 from search.records import SearchMode
@@ -43,10 +43,6 @@ from search.settings import Settings
 
 DEV_SETS = ("xquad_en-es_paragraph", "tatoeba_eng-fra")
 PRECISIONS: tuple[Precision, ...] = get_args(Precision)  # float32 first: the baseline
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def only_split(dataset_dir: Path) -> str:
@@ -141,7 +137,7 @@ def main() -> None:
     settings = Settings(**({"torch_threads": args.threads} if args.threads else {}))
     if args.threads:
         torch.set_num_threads(args.threads)
-    load_start = [round(x, 2) for x in os.getloadavg()]
+    load_start = load_average()
     encoders = {p: encoder(settings.model_copy(update={"encoder_precision": p}))
                 for p in PRECISIONS}
     result: dict[str, Any] = {
@@ -153,7 +149,7 @@ def main() -> None:
         "datasets": [measure(d, args.split or only_split(d), settings, encoders, args)
                      for d in args.datasets],
     }
-    result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["load_avg_end"] = load_average()
     result["run_s"] = round(time.perf_counter() - started, 1)
     emit(result, args.json_out)
 

@@ -52,19 +52,27 @@ import json
 import math
 import os
 import re
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
-import yaml
 
-from bench.common import CORPUS, emit, percentile, scratch_knowledge_base
+from bench.common import (
+    CORPUS,
+    corpus_queries,
+    emit,
+    load_average,
+    log,
+    percentile,
+    scratch_knowledge_base,
+)
+from evaluation.beir import read_jsonl
 from ingest.pipeline import Ingestor
 from search.embedding import Encoder
 from search.settings import Settings
@@ -81,10 +89,6 @@ BLOCK = 100_000
 CACHE_VERSION = 1  # bump when the way base texts are chosen or embedded changes
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def rss_bytes() -> int:
@@ -123,15 +127,9 @@ def _first_passage(text: str, max_words: int = 90) -> str:
 
 def beir_passages(folder: Path, n: int) -> list[str]:
     """First passages of the first ``n`` abstracts with text of ``folder``/corpus.jsonl."""
-    out: list[str] = []
-    with (folder / "corpus.jsonl").open(encoding="utf-8") as lines:
-        for line in lines:
-            text = json.loads(line).get("text", "") if line.strip() else ""
-            if len(text.split()) >= 12:
-                out.append(_first_passage(text))
-            if len(out) >= n:
-                break
-    return out
+    texts = (str(record.get("text") or "") for record in read_jsonl(folder / "corpus.jsonl"))
+    with_text = (text for text in texts if len(text.split()) >= 12)
+    return [_first_passage(text) for text in islice(with_text, n)]
 
 
 def corpus_vectors() -> tuple[np.ndarray, Encoder]:
@@ -142,14 +140,6 @@ def corpus_vectors() -> tuple[np.ndarray, Encoder]:
     with kb.store.connect() as db:
         stored = kb.store.all_vectors(db, kb.encoder.model_id, kb.encoder.dimension)
     return np.ascontiguousarray(stored.vectors, dtype=np.float32), kb.encoder
-
-
-def real_queries() -> list[str]:
-    """Planted queries (both languages) and the evaluation queries of the sample corpus."""
-    planted = yaml.safe_load((CORPUS / "planted.yaml").read_text(encoding="utf-8"))
-    evaluation = yaml.safe_load((CORPUS / "eval_queries.yaml").read_text(encoding="utf-8"))
-    return ([f["query_local"] for f in planted] + [f["query_en"] for f in planted]
-            + [q["query"] for q in evaluation])
 
 
 def embed(model: Encoder, texts: list[str], what: str) -> np.ndarray:
@@ -169,7 +159,7 @@ def base_and_queries(base_data: Path | None, base_docs: int,
     """Real base vectors and real query vectors, cached in ``workdir`` (keyed by their texts)."""
     settings = Settings()
     passages = beir_passages(base_data, base_docs) if base_data else []
-    texts = real_queries()
+    texts = corpus_queries()
     key = hashlib.blake2b(json.dumps([CACHE_VERSION, settings.model, str(base_data), passages,
                                       texts]).encode(), digest_size=8).hexdigest()
     base_file, query_file = workdir / f"base-{key}.npy", workdir / f"queries-{key}.npy"
@@ -425,7 +415,7 @@ def main() -> None:
 
     started = time.perf_counter()
     configured = faiss.omp_get_max_threads()
-    load_start = [round(x, 2) for x in os.getloadavg()]
+    load_start = load_average()
     base, real, base_meta = base_and_queries(args.base_data, args.base_docs, args.workdir)
     vectors, held_out, mean_cos = dataset(base, args.vectors, args.queries, args.seed)
     queries = {"held_out": held_out, "real": real}
@@ -454,7 +444,7 @@ def main() -> None:
             log(f"measuring {kind.name}")
             result["types"][kind.name] = measure_type(kind, vectors, queries, truth, args,
                                                       configured)
-    result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    result["load_avg_end"] = load_average()
     result["run_s"] = round(time.perf_counter() - started, 1)
     log(table(result, configured))
     emit(result, args.json_out)

@@ -12,11 +12,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
-from bench.common import CORPUS, chunk_texts, scratch_knowledge_base
+from bench.common import CORPUS, chunk_texts, emit, scratch_knowledge_base
 from ingest.engines import LocalEngine
 from ingest.pipeline import Ingestor
 from search.settings import Settings
@@ -55,7 +54,7 @@ def main() -> None:
         "ingest_seconds": round(report.seconds, 1),
         "ratio_ingest_to_raw_encode": round(report.chunks_per_second / (len(texts) / encode_s), 3),
     }
-    print(json.dumps(result, indent=2))
+    emit(result, None)
 
 
 if __name__ == "__main__":

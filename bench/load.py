@@ -5,7 +5,7 @@
 
 1. without --data-dir, ingests corpus/ (``bridge ingest corpus/``) into a new temporary data
    directory; with it, serves that directory (already ingested) as it is;
-2. starts ``bridge serve`` on loopback over it (``tests.servers.bridge_server``), lists the
+2. starts ``bridge serve`` on loopback over it (``api.local_server.bridge_server``), lists the
    document ids (GET /documents) and sends every kind of request once, unmeasured (the
    first bridge query embeds its words: about 2 s);
 3. for each user count, runs locust as a library (a headless ``LocalRunner`` of
@@ -38,15 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from locust import FastHttpUser, constant, task
 from locust.env import Environment
 from locust.stats import StatsEntry
 
-from bench.common import CORPUS, emit
-from tests.servers import BRIDGE, bridge_server
+from api.local_server import BRIDGE, bridge_server
+from bench.common import CORPUS, corpus_queries, emit, load_average
 
-if TYPE_CHECKING:  # imported at run time by tests.servers, after locust's gevent patching
+if TYPE_CHECKING:  # imported at run time by api.local_server, after locust's gevent patching
     import httpx
 
 USERS = (1, 8, 32)
@@ -61,14 +60,6 @@ class Workload:
     queries: list[str]
     document_ids: list[int]
     headers: dict[str, str]
-
-
-def corpus_queries() -> list[str]:
-    """The sample corpus's evaluation queries and both sides of each planted finding."""
-    planted = yaml.safe_load((CORPUS / "planted.yaml").read_text(encoding="utf-8"))
-    evaluation = yaml.safe_load((CORPUS / "eval_queries.yaml").read_text(encoding="utf-8"))
-    return ([q for f in planted for q in (f["query_local"], f["query_en"])]
-            + [q["query"] for q in evaluation])
 
 
 def user_class(workload: Workload) -> type[FastHttpUser]:
@@ -122,7 +113,7 @@ def run_level(url: str, workload: Workload, users: int, seconds: float) -> dict[
                              for e in sorted(env.stats.entries.values(), key=lambda e: e.name)},
               "error_kinds": {f"{e.method} {e.name}: {e.error}": e.occurrences
                               for e in env.stats.errors.values()},
-              "load_average": [round(x, 2) for x in os.getloadavg()]}
+              "load_average": load_average()}
     runner.quit()
     return result
 

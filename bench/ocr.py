@@ -14,7 +14,6 @@ Run it alone on the machine (one benchmark at a time) and quote the load average
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import textwrap
 import time
@@ -23,7 +22,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from bench.common import REPO, emit, scratch_knowledge_base
+from bench.common import REPO, emit, load_average, scratch_knowledge_base
 from ingest.parsers import parse_file
 from ingest.pipeline import Ingestor
 from search.records import RunReport
@@ -88,11 +87,11 @@ def main() -> None:
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     result = {
-        "load_average_before": os.getloadavg(),
+        "load_average_before": load_average(),
         "ocr_of_a_scan": ocr_rate(args.scan_pages),
         "ingest_with_ocr": ingest(args.folder, "auto"),
         "ingest_without_ocr": ingest(args.folder, "off"),
-        "load_average_after": os.getloadavg(),
+        "load_average_after": load_average(),
     }
     emit(result, args.json_out)
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 
-from bench.common import CORPUS, chunk_texts, emit, scratch_knowledge_base
+from bench.common import CORPUS, chunk_texts, emit, limited, scratch_knowledge_base
 from search.embedding.models import resolve_model
 
 
@@ -49,12 +49,12 @@ def folder_of(args: argparse.Namespace, scratch: Path) -> Path:
     """FOLDER, or a BEIR corpus written out as the files ``bridge eval`` ingests."""
     if not args.dataset:
         return args.folder
-    from api.evaluation import load_dataset, write_corpus_files
-    from bench.txtai_side_by_side import limited
+    from evaluation.beir import load_dataset
+    from evaluation.harness import SCRATCH_FILES, write_corpus_files
 
     dataset = limited(load_dataset(args.dataset, args.split), None, args.limit_docs)
     write_corpus_files(dataset.corpus, scratch)
-    return scratch / "files"
+    return scratch / SCRATCH_FILES
 
 
 def main() -> None:

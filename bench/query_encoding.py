@@ -19,16 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
-from bench.common import CORPUS, emit, encoder
+from bench.common import CORPUS, emit, encoder, planted_queries
 from search.embedding import Encoder
 from search.settings import Settings
-
-
-def planted_queries() -> list[str]:
-    planted = yaml.safe_load((CORPUS / "planted.yaml").read_text(encoding="utf-8"))
-    return [f[key] for f in planted for key in ("query_en", "query_local")]
 
 
 def timed(encoders: dict[str, Encoder], queries: list[str], block: int
@@ -57,7 +51,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)  # before the ONNX session: it takes torch's count
     if args.dataset:
-        from api.evaluation import load_dataset
+        from evaluation.beir import load_dataset
 
         pool = list(load_dataset(args.dataset, args.split).queries.values())
     else:

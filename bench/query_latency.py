@@ -1,10 +1,12 @@
-"""Query latency through the HTTP API: p50/p95/p99 per search mode at several index sizes.
+"""Query latency: p50/p95/p99 per search mode, over HTTP at several index sizes or in process
+on the sample corpus.
 
     python -m bench.query_latency [--sizes 5000,100000] [--real 5000] [--queries 200]
                                   [--workdir /tmp/bridge-latency] [--json-out FILE] [--profile 50]
+    python -m bench.query_latency --sample [--repeat 5] [--json-out FILE]
 
 For each size it builds (or reuses) a data directory of that many chunks under ``--workdir``,
-starts a real ``bridge serve`` on loopback (``tests.servers.bridge_server``), warms it up, then
+starts a real ``bridge serve`` on loopback (``api.local_server.bridge_server``), warms it up, then
 sends ``--queries`` sequential ``POST /search`` requests (k=10) per mode: dense, lexical, hybrid,
 and hybrid with an office filter. Modes are interleaved query by query so that background load
 falls on all of them alike. Each request is timed on the client (wall time around the HTTP call,
@@ -36,6 +38,11 @@ What is real and what is synthetic:
 
 A built data directory is reused when its marker file and chunk count match (``--rebuild``
 forces a new one).
+
+``--sample`` measures the small multilingual demo instead, in process (query embedding, FAISS,
+SQLite; no HTTP): corpus/ is ingested into a scratch data directory, then every planted query
+(English, French, German, Spanish) runs ``--repeat`` times without a filter, with its own
+office as the filter, and grouped by document (``search_documents``), each with k=10.
 """
 
 from __future__ import annotations
@@ -48,7 +55,6 @@ import os
 import pstats
 import re
 import shutil
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -58,9 +64,21 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import REPO, emit, index_counts, percentile, scratch_knowledge_base
+from bench.common import (
+    CORPUS,
+    REPO,
+    emit,
+    index_counts,
+    load_average,
+    log,
+    percentile,
+    planted_findings,
+    scratch_knowledge_base,
+)
+from evaluation.beir import read_jsonl, read_texts
+from ingest.pipeline import Ingestor
 from search.knowledge_base import KnowledgeBase
-from search.records import DocType, DocumentMeta, NewChunk
+from search.records import DocType, DocumentMeta, Filters, NewChunk
 
 SCIFACT = REPO.parent / "shared" / "data" / "scifact_train"
 OFFICES = [("Boston", "US"), ("Paris", "EU"), ("Berlin", "EU"), ("Madrid", "EU")]
@@ -108,9 +126,8 @@ def _split(sentences: list[str], max_words: int = 90, target_words: int = 45) ->
 
 def passages(n: int) -> list[tuple[str, str]]:
     """``n`` distinct (passage, abstract title) pairs from SciFact, deterministic."""
-    abstracts = [json.loads(line) for line in
-                 (SCIFACT / "corpus.jsonl").read_text(encoding="utf-8").splitlines() if line]
-    split = [(a["title"], _sentences(a["text"])) for a in abstracts if a.get("text")]
+    split = [(a["title"], _sentences(a["text"])) for a in read_jsonl(SCIFACT / "corpus.jsonl")
+             if a.get("text")]
     out: list[tuple[str, str]] = []
     seen: set[str] = set()
 
@@ -136,11 +153,6 @@ def passages(n: int) -> list[tuple[str, str]]:
             if take(f"{text} (part {part})", title):
                 return out
         part += 1
-
-
-def queries() -> list[str]:
-    return [json.loads(line)["text"] for line in
-            (SCIFACT / "queries.jsonl").read_text(encoding="utf-8").splitlines() if line]
 
 
 def _digest(text: str) -> str:
@@ -169,8 +181,7 @@ def real_vectors(kb: KnowledgeBase, texts: list[str], workdir: Path) -> np.ndarr
         index.write_text(json.dumps({"model": kb.encoder.model_id,
                                      "hashes": hashes[:len(vectors)]}))
         rate = (len(vectors) - first) / (time.perf_counter() - started)
-        print(f"  embedded {len(vectors)}/{len(texts)} passages ({rate:.1f}/s)",
-              file=sys.stderr, flush=True)
+        log(f"  embedded {len(vectors)}/{len(texts)} passages ({rate:.1f}/s)")
     return vectors[:len(texts)]
 
 
@@ -194,7 +205,7 @@ def build(data_dir: Path, size: int, n_real: int, sigma: float, seed: int,
         if {k: built.get(k) for k in wanted} == wanted:
             kb = scratch_knowledge_base(data_dir)
             if kb.store.counts()["chunks"] == size:
-                print(f"reusing {data_dir} ({size} chunks)", file=sys.stderr, flush=True)
+                log(f"reusing {data_dir} ({size} chunks)")
                 return {**built, "reused": True}
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
@@ -204,8 +215,7 @@ def build(data_dir: Path, size: int, n_real: int, sigma: float, seed: int,
     texts = [t for t, _ in items]
     real = real_vectors(kb, texts[:wanted["real"]], workdir)
     rng = np.random.default_rng(seed)
-    print(f"building {data_dir}: {size} chunks, {len(real)} real vectors",
-          file=sys.stderr, flush=True)
+    log(f"building {data_dir}: {size} chunks, {len(real)} real vectors")
     build_started = time.perf_counter()
     with kb.writer() as writer:
         pending = 0
@@ -231,9 +241,8 @@ def build(data_dir: Path, size: int, n_real: int, sigma: float, seed: int,
             if pending >= PUBLISH_EVERY:
                 writer.publish()
                 pending = 0
-                print(f"  published {start + len(block)}/{size} chunks "
-                      f"({time.perf_counter() - build_started:.0f}s)", file=sys.stderr,
-                      flush=True)
+                log(f"  published {start + len(block)}/{size} chunks "
+                    f"({time.perf_counter() - build_started:.0f}s)")
     counts = kb.store.counts()
     if counts["chunks"] != size:
         raise RuntimeError(f"built {counts['chunks']} chunks, wanted {size}")
@@ -253,10 +262,6 @@ def _stats(values: list[float]) -> dict[str, float]:
             "max": round(max(values), 2)}
 
 
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
 def _thread_env(threads: int | None) -> dict[str, str]:
     """Environment that caps the server's torch/OpenMP threads (nothing when None)."""
     if threads is None:
@@ -266,14 +271,14 @@ def _thread_env(threads: int | None) -> dict[str, str]:
 
 def measure(data_dir: Path, claims: list[str], n_queries: int, warmup: int,
             threads: int | None = None) -> dict[str, Any]:
-    from tests.servers import bridge_server
+    from api.local_server import bridge_server
 
     env = {**os.environ, "BRIDGE_DATA_DIR": str(data_dir), **_thread_env(threads)}
     started = time.perf_counter()
     client_ms: dict[str, list[float]] = defaultdict(list)
     server_ms: dict[str, list[float]] = defaultdict(list)
     n_hits: dict[str, list[int]] = defaultdict(list)
-    load_before = load()
+    load_before = load_average()
     with bridge_server(env) as client:
         startup_s = round(time.perf_counter() - started, 1)
         counts = index_counts(client)
@@ -294,7 +299,8 @@ def measure(data_dir: Path, claims: list[str], n_queries: int, warmup: int,
                 n_hits[name].append(len(body["hits"]))
     return {
         "documents": counts["documents"], "chunks": counts["chunks"],
-        "server_startup_s": startup_s, "load_avg_before": load_before, "load_avg_after": load(),
+        "server_startup_s": startup_s, "load_avg_before": load_before,
+        "load_avg_after": load_average(),
         "modes": {name: {"n": len(client_ms[name]), "client_ms": _stats(client_ms[name]),
                          "server_took_ms": _stats(server_ms[name]),
                          "mean_hits": round(sum(n_hits[name]) / len(n_hits[name]), 2)}
@@ -314,7 +320,7 @@ class _Timers:
     def wrap(self, owner: Any, attribute: str, label: str) -> None:
         original = getattr(owner, attribute, None)
         if original is None:
-            print(f"  (profile: {label} not found, skipped)", file=sys.stderr)
+            log(f"  (profile: {label} not found, skipped)")
             return
 
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -405,7 +411,7 @@ def profile(data_dir: Path, claims: list[str], n: int, threads: int | None) -> d
     by_self = sorted(rows, reverse=True)[:12]
     by_cum = sorted(rows, key=lambda r: r[1], reverse=True)[:25]
     return {
-        "queries": n, "chunks": kb.store.counts()["chunks"], "load_avg": load(),
+        "queries": n, "chunks": kb.store.counts()["chunks"], "load_avg": load_average(),
         "torch_threads": torch.get_num_threads(),
         "ms_per_query": dict(sorted(stages.items(), key=lambda kv: -kv[1])),
         "cprofile_self_ms_per_query": [
@@ -418,7 +424,34 @@ def profile(data_dir: Path, claims: list[str], n: int, threads: int | None) -> d
     }
 
 
-def main() -> None:
+# --- the sample corpus, in process ------------------------------------------------------
+def sample_corpus(repeat: int) -> dict[str, Any]:
+    """Every planted query over corpus/, in process: unfiltered, in its own office, grouped."""
+    kb = scratch_knowledge_base()
+    Ingestor(kb).run([CORPUS])
+    findings = planted_findings()
+    queries = ([(f["query_local"], f["europe_office"]) for f in findings]
+               + [(f["query_en"], "Boston") for f in findings])
+    searches: dict[str, Callable[[str, str], object]] = {
+        "unfiltered": lambda query, _office: kb.search(query, k=10),
+        "office_filter": lambda query, office: kb.search(query, Filters(office=[office]), 10),
+        "grouped": lambda query, _office: kb.search_documents(query, k=10),
+    }
+    kb.search("warm up", k=10)
+    timings: dict[str, list[float]] = defaultdict(list)
+    for _ in range(repeat):
+        for query, office in queries:
+            for name, search in searches.items():
+                started = time.perf_counter()
+                search(query, office)
+                timings[name].append((time.perf_counter() - started) * 1000)
+    status = kb.status()
+    return {"documents": status["documents"], "chunks": status["chunks"],
+            **{name: {"n": len(ms), "ms": _stats(ms)} for name, ms in timings.items()}}
+
+
+# --- the command ------------------------------------------------------------------------
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="5000,100000",
                         help="comma-separated chunk counts (default 5000,100000)")
@@ -435,12 +468,28 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None,
                         help="OMP_NUM_THREADS/MKL_NUM_THREADS for the server (and the profile);"
                              " default: unset, torch uses every core")
+    parser.add_argument("--sample", action="store_true",
+                        help="time the planted queries over corpus/ in process instead")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="with --sample: rounds over the planted queries")
     parser.add_argument("--json-out", type=Path)
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def sample(args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "what": "KnowledgeBase.search / search_documents k=10 in process over corpus/ (no "
+                "HTTP); each planted query unfiltered, filtered to its own office, grouped",
+        "cpus": os.cpu_count(), "load_avg_start": load_average(),
+        **sample_corpus(args.repeat)}
+    result["load_avg_end"] = load_average()
+    return result
+
+
+def over_http(args: argparse.Namespace) -> dict[str, Any]:
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",")]
     args.workdir.mkdir(parents=True, exist_ok=True)
-    claims = queries()
+    claims = list(read_texts(SCIFACT / "queries.jsonl").values())
     result: dict[str, Any] = {
         "what": "POST /search k=10 over loopback HTTP to a real `bridge serve`; client_ms is "
                 "wall time around each request (includes the query's embedding), "
@@ -451,13 +500,13 @@ def main() -> None:
         "queries": f"SciFact claims, {args.queries} per mode, modes interleaved, "
                    f"{args.warmup} warm-up queries per mode",
         "cpus": os.cpu_count(), "server_threads": args.threads or "default (unset)",
-        "load_avg_start": load(), "sizes": {},
+        "load_avg_start": load_average(), "sizes": {},
     }
     for size in sizes:
         data_dir = args.workdir / f"data-{size}"
         built = build(data_dir, size, args.real, args.sigma, args.seed, args.workdir,
                       args.rebuild)
-        print(f"measuring {size} chunks", file=sys.stderr, flush=True)
+        log(f"measuring {size} chunks")
         result["sizes"][str(size)] = {"build": built,
                                       **measure(data_dir, claims, args.queries, args.warmup,
                                                 args.threads)}
@@ -467,12 +516,16 @@ def main() -> None:
                                                        "hybrid_p50_ms": hybrid,
                                                        "met": hybrid < 30}
     if args.profile:
-        print(f"profiling {args.profile} hybrid queries at {largest} chunks", file=sys.stderr,
-              flush=True)
+        log(f"profiling {args.profile} hybrid queries at {largest} chunks")
         result["profile_hybrid"] = profile(args.workdir / f"data-{largest}", claims,
                                            args.profile, args.threads)
-    result["load_avg_end"] = load()
-    emit(result, args.json_out)
+    result["load_avg_end"] = load_average()
+    return result
+
+
+def main() -> None:
+    args = arguments()
+    emit(sample(args) if args.sample else over_http(args), args.json_out)
 
 
 if __name__ == "__main__":

@@ -29,11 +29,9 @@ The machine's load average is recorded beside each phase: other processes change
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -45,13 +43,22 @@ from typing import Any
 import httpx
 import yaml
 
+from api.local_server import bridge_server
 from api.reindex import reindex
-from bench.common import REPO, emit, index_counts, percentile, scratch_knowledge_base
+from bench.common import (
+    REPO,
+    emit,
+    index_counts,
+    load_average,
+    new_workdir,
+    percentile,
+    scratch_knowledge_base,
+)
+from evaluation.beir import read_jsonl, read_texts
 from ingest.discovery import Root
 from ingest.sources import load_sources
 from search.knowledge_base import KnowledgeBase
 from search.records import RunReport
-from tests.servers import bridge_server
 
 FOLDERS = 10
 UNCHANGED_REPEATS = 3
@@ -75,11 +82,6 @@ class Corpus:
         return self.workdir / "corpus"
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 def markdown(row: dict[str, str]) -> str:
     return f"# {row['title'].strip()}\n\n{row['text'].strip()}\n"
 
@@ -90,7 +92,7 @@ def folder_for(index: int) -> str:
 
 
 def write_corpus(data: Path, docs: int, workdir: Path) -> Corpus:
-    rows = read_jsonl(data / "corpus.jsonl")
+    rows = list(read_jsonl(data / "corpus.jsonl"))
     if docs > len(rows):
         raise SystemExit(f"--docs {docs}: {data / 'corpus.jsonl'} has only {len(rows)} documents")
     per_folder = -(-docs // FOLDERS)
@@ -138,19 +140,7 @@ def report_figures(report: RunReport) -> dict[str, Any]:
     }
 
 
-def load_avg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
 # --- the server and the load -----------------------------------------------------------
-@contextmanager
-def server(env: dict[str, str], log_path: Path) -> Iterator[httpx.Client]:
-    """`bridge serve` on the bench's data, its output in ``log_path``; yields a client with
-    a key of every scope."""
-    with bridge_server(env, log_path=log_path) as client:
-        yield client
-
-
 @dataclass
 class LoadStats:
     latencies_ms: list[float] = field(default_factory=list)
@@ -322,24 +312,24 @@ def search_under_load(corpus: Corpus, data_dir: Path, queries: list[str], client
     env = {k: v for k, v in os.environ.items() if k != "BRIDGE_REINDEX_CRON"}
     env.update(BRIDGE_DATA_DIR=str(data_dir), BRIDGE_SOURCES_FILE=str(corpus.sources_file))
     result: dict[str, Any] = {"clients": clients}
-    with server(env, corpus.workdir / "server.log") as admin:
+    with bridge_server(env, log_path=corpus.workdir / "server.log") as admin:
         base_url, headers = str(admin.base_url).rstrip("/"), dict(admin.headers)
         admin.post("/search", json={"query": queries[0], "k": 10}).raise_for_status()  # warm-up
 
         baseline = LoadStats()
-        result["baseline_load_avg_before"] = load_avg()
+        result["baseline_load_avg_before"] = load_average()
         with load(base_url, headers, queries, clients, baseline):
             started = time.perf_counter()
             time.sleep(load_seconds)
         result["baseline"] = baseline.summary(time.perf_counter() - started)
-        result["baseline_load_avg_after"] = load_avg()
+        result["baseline_load_avg_after"] = load_average()
 
         result["changes"] = make_changes(corpus, change_percent, skip)
         result["generation_before"] = generation(admin)
         health_before = {**admin.get("/health").json(), **index_counts(admin)}
         during = LoadStats()
         seen = {result["generation_before"]}
-        result["reindex_load_avg_before"] = load_avg()
+        result["reindex_load_avg_before"] = load_average()
         started = time.perf_counter()
         response = admin.post("/admin/reindex")
         response.raise_for_status()
@@ -355,7 +345,7 @@ def search_under_load(corpus: Corpus, data_dir: Path, queries: list[str], client
                     raise RuntimeError(f"run {run_id} still running after {RUN_TIMEOUT_S}s")
             loaded_s = time.perf_counter() - started
         result["during_reindex"] = during.summary(loaded_s)
-        result["reindex_load_avg_after"] = load_avg()
+        result["reindex_load_avg_after"] = load_average()
         health_after = {**admin.get("/health").json(), **index_counts(admin)}
         result["after_run"] = check_paths(admin, queries[::max(1, len(queries) // 50)],
                                           corpus.root)
@@ -378,13 +368,13 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     result: dict[str, Any] = {
         "data": str(args.data), "docs": args.docs, "workdir": str(workdir),
         "folders": FOLDERS, "sources": ["boston", "paris"], "cpus": os.cpu_count(),
-        "load_avg_start": load_avg(),
+        "load_avg_start": load_average(),
     }
     corpus = write_corpus(args.data, args.docs, workdir)
     # a claim "quoting" a phrase that no abstract holds rightly answers nothing (README:
     # quoted words must appear as written); empty answers here mean lost rows only
-    queries = [row["text"] for row in read_jsonl(args.data / "queries.jsonl")
-               if '"' not in row["text"] and "\u201c" not in row["text"]]
+    queries = [text for text in read_texts(args.data / "queries.jsonl").values()
+               if '"' not in text and "\u201c" not in text]
     roots = load_sources(corpus.sources_file)
     data_dir = workdir / "data"
     data_dir.mkdir()
@@ -394,7 +384,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     result["full_ingest"] = {
         "seconds": round(seconds, 1), **report_figures(report),
         "chunks_per_s": round(report.chunks_indexed / seconds, 2),
-        "load_avg_after": load_avg(),
+        "load_avg_after": load_average(),
     }
 
     unchanged = [timed_reindex(kb, roots) for _ in range(UNCHANGED_REPEATS)]
@@ -428,7 +418,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
 
     result["search_under_load"] = search_under_load(
         corpus, data_dir, queries, args.clients, args.load_seconds, args.change_percent, edited)
-    result["load_avg_end"] = load_avg()
+    result["load_avg_end"] = load_average()
     return result
 
 
@@ -449,18 +439,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.docs < FOLDERS or args.clients < 1:
         parser.error(f"--docs must be at least {FOLDERS} and --clients at least 1")
-    if args.workdir is None:
-        workdir = Path(tempfile.mkdtemp(prefix="bridge-bench-reindex-"))
-    else:
-        workdir = args.workdir.resolve()
-        if workdir.is_relative_to(REPO):
-            parser.error(f"--workdir {workdir} is inside the repository")
-        if workdir.exists() and any(workdir.iterdir()):
-            parser.error(f"--workdir {workdir} is not empty")
-        workdir.mkdir(parents=True, exist_ok=True)
-
-    result = run(args, workdir)
-    emit(result, args.json_out)
+    workdir = new_workdir(parser, args.workdir, "bridge-bench-reindex-")
+    emit(run(args, workdir), args.json_out)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@
 Issue 8 ("Side by side"). Both engines index the same corpus with the same model folder (the
 one ``multilingual-e5-small`` resolves to), the same e5 prefixes and the same torch thread
 count, and are scored on the same judged queries by the same function
-(``api.evaluation.score_run``: ir_measures, nDCG@10 / R@100 / MRR@10, 100 results a query).
+(``evaluation.metrics.score_run``: ir_measures, nDCG@10 / R@100 / MRR@10, 100 results a query).
 
-* Knowledge Bridge goes through ``api.evaluation``'s own steps (``load_dataset``,
-  ``write_corpus_files``, ``Ingestor``, ``same_content``, ``rank_documents`` and
+* Knowledge Bridge goes through ``evaluation``'s own steps (``load_dataset``,
+  ``prepare_scratch``, ``Ingestor``, ``same_content``, ``rank_documents`` and
   ``corpus_ids``), as ``bridge eval`` does, but into a fresh temporary scratch folder, so the
   embedding cache is empty and every chunk is embedded. Index time is the ingest run (parse,
   language detection, chunking, embedding, SQLite + FTS5 + FAISS publish); modes dense and
@@ -50,31 +50,21 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from itertools import islice
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from api.app import open_knowledge_base
-from api.evaluation import (
-    DEPTH,
-    SCRATCH_DATA,
-    SCRATCH_FILES,
-    Dataset,
-    corpus_ids,
-    load_dataset,
-    same_content,
-    score_run,
-    scratch_dir,
-    write_corpus_files,
-)
-from bench.common import REPO, emit
+from bench.common import REPO, emit, limited, load_average, log
+from evaluation.beir import Dataset, load_dataset
+from evaluation.harness import corpus_ids, prepare_scratch, same_content
+from evaluation.metrics import DEPTH, score_run
 from ingest.pipeline import Ingestor
 from search.embedding.models import resolve_model
 from search.knowledge_base import KnowledgeBase
+from search.opening import open_knowledge_base
 from search.records import SearchMode
 from search.settings import Settings
 
@@ -84,10 +74,6 @@ DEFAULT_DATASET = REPO.parent / "shared" / "data" / "scifact_train"
 BRIDGE_MODES = (SearchMode.dense, SearchMode.hybrid)
 WARM_UP = 20  # untimed queries each side ranks in a mode before its timed blocks
 BLOCK = 50  # queries a side ranks in a row before the other side takes over
-
-
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 def latency(latencies_ms: list[float], cpu_ms: list[float]) -> dict[str, float]:
@@ -117,42 +103,20 @@ def tree_cpu_seconds(pid: int | None = None) -> float:
     return own + sum(tree_cpu_seconds(child) for child in children)
 
 
-def limited(dataset: Dataset, queries: int | None, documents: int | None) -> Dataset:
-    """The dataset cut down for a quicker run (unchanged when both limits are None).
-
-    ``queries`` keeps the first judged queries. ``documents`` keeps every document those
-    queries judge and fills up with the others in corpus order: the set gets easier (fewer
-    distractors), so its figures compare the two engines with each other, not with the
-    full set's.
-    """
-    kept_queries = dict(islice(dataset.queries.items(), queries))
-    qrels = {q: dataset.qrels[q] for q in kept_queries}
-    corpus = dataset.corpus
-    if documents is not None:
-        judged = {doc_id for docs in qrels.values() for doc_id in docs}
-        others = islice((d for d in corpus if d not in judged), max(0, documents - len(judged)))
-        kept = judged | set(others)
-        corpus = {doc_id: record for doc_id, record in corpus.items() if doc_id in kept}
-    return replace(dataset, queries=kept_queries, qrels=qrels, corpus=corpus)
-
-
 def run_bridge(dataset_dir: Path, dataset: Dataset, settings: Settings,
                scratch_root: Path) -> tuple[KnowledgeBase, dict[str, list[str]], dict[str, Any]]:
     """Ingest into a fresh scratch knowledge base: the knowledge base, the corpus ids of each
     file stem (``same_content``) and the index figures."""
-    scratch = scratch_dir(dataset_dir, settings, scratch_root)
-    ids = write_corpus_files(dataset.corpus, scratch)
-    eval_settings = settings.model_copy(update={"data_dir": scratch / SCRATCH_DATA})
-    eval_settings.data_dir.mkdir(parents=True, exist_ok=True)
-    load_before = load()
+    scratch = prepare_scratch(dataset_dir, dataset.corpus, settings, scratch_root)
+    load_before = load_average()
     started = time.perf_counter()
-    kb = open_knowledge_base(eval_settings)  # loads the model (and sets torch's threads)
+    kb = open_knowledge_base(scratch.settings)  # loads the model (and sets torch's threads)
     model_load_s = time.perf_counter() - started
-    print(f"bridge: ingesting {len(ids)} records", file=sys.stderr, flush=True)
+    log(f"bridge: ingesting {len(scratch.ids)} records")
     cpu_before = tree_cpu_seconds()
-    report = Ingestor(kb).run([scratch / SCRATCH_FILES])
+    report = Ingestor(kb).run([scratch.files])
     index_cpu_s = tree_cpu_seconds() - cpu_before
-    print(f"bridge: index {report.seconds:.1f}s", file=sys.stderr, flush=True)
+    log(f"bridge: index {report.seconds:.1f}s")
     kb.encoder.prepare_queries()  # as bridge eval does: queries in ONNX Runtime
     figures = {"model_id": kb.encoder.model_id, "ingest_workers": settings.ingest_workers,
                "model_load_s": round(model_load_s, 3), "index_s": report.seconds,
@@ -161,8 +125,8 @@ def run_bridge(dataset_dir: Path, dataset: Dataset, settings: Settings,
                "failed_files": len(report.failed), "chunks": kb.store.counts()["chunks"],
                "embedded_chunks": report.chunks_embedded,
                "torch_threads": torch.get_num_threads(), "load_avg_before": load_before,
-               "load_avg_after": load()}
-    return kb, same_content(dataset.corpus, ids), figures
+               "load_avg_after": load_average()}
+    return kb, same_content(dataset.corpus, scratch.ids), figures
 
 
 def bridge_block(kb: KnowledgeBase, aliases: dict[str, list[str]], mode: SearchMode,
@@ -194,7 +158,7 @@ class TxtaiSide:
                                          "text": record.text}) + "\n")
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-        self.load_before = load()
+        self.load_before = load_average()
         self._process = subprocess.Popen(
             [str(TXTAI_PYTHON), str(TXTAI_SIDE), "--corpus", str(corpus_path), "--model",
              model_dir, "--modes", modes, "--threads", str(threads), "--depth", str(DEPTH)],
@@ -271,8 +235,7 @@ def run_queries(kb: KnowledgeBase, aliases: dict[str, list[str]], txtai: TxtaiSi
             "bridge": lambda batch, mode=mode: bridge_block(kb, aliases, mode, batch)}
         if mode.value in txtai.modes:
             sides["txtai"] = lambda batch, mode=mode: txtai.rank(mode.value, batch)
-        print(f"ranking {len(queries)} queries, {mode.value}: {' / '.join(sides)}",
-              file=sys.stderr, flush=True)
+        log(f"ranking {len(queries)} queries, {mode.value}: {' / '.join(sides)}")
         timings = interleaved(sides, queries, block)
         bridge[mode.value] = timings["bridge"].figures(dataset.qrels)
         if "txtai" in timings:
@@ -345,13 +308,13 @@ def main() -> None:
         finally:
             side.close()
     bridge.update(modes)
-    txtai.update({"load_avg_after": load(), **txtai_modes})
+    txtai.update({"load_avg_after": load_average(), **txtai_modes})
     pairs = [(b, t) for b, t in (("dense", "dense"), ("hybrid", "hybrid"), ("hybrid", "dense"))
              if t in txtai]
     emit({
         "what": "Knowledge Bridge vs txtai on one BEIR set, same model folder, same e5 prefixes,"
                 " same threads, same queries and scoring (ir_measures via "
-                "api.evaluation.score_run); index time excludes model loading; latency is per "
+                "evaluation.metrics.score_run); index time excludes model loading; latency is per "
                 "query, sequential, after a warm-up, in blocks alternating between the two "
                 "engines; ratios are Bridge/txtai, diffs Bridge-txtai",
         "dataset": dataset.name, "split": args.split,

@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.local_server import BRIDGE, bridge_server
 from search.embedding import Encoder, configured_encoder
 from search.knowledge_base import KnowledgeBase
 from search.settings import Settings
-from tests.servers import BRIDGE, bridge_server
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"

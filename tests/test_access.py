@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from tests.servers import BRIDGE, create_key
+from api.local_server import BRIDGE, create_key
 
 # method, path, body, the scope it needs; bodies are valid but change nothing
 ROUTES = [

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import BRIDGE, bridge_server
+from api.local_server import BRIDGE, bridge_server
 from tests.test_crash_safety import TOPICS, write_note
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import bridge_server, create_key
+from api.local_server import bridge_server, create_key
 
 MB = 1_000_000
 IDLE_S = 3

@@ -17,8 +17,8 @@ import httpx
 import pytest
 import yaml
 
+from api.local_server import BRIDGE
 from tests.conftest import CORPUS
-from tests.servers import BRIDGE
 
 PLANTED = yaml.safe_load((CORPUS / "planted.yaml").read_text(encoding="utf-8"))
 SILENTIA_BERLIN = "berlin/decks/2023-10-silentia-deck.pdf"

@@ -11,9 +11,9 @@ import subprocess
 import time
 from pathlib import Path
 
+from api.local_server import BRIDGE
 from ingest.pipeline import Ingestor
 from search.knowledge_base import KnowledgeBase
-from tests.servers import BRIDGE
 from tests.test_reindex import index_is_consistent
 
 TOPICS = ["heart failure", "COPD", "diabetes", "sleep apnoea", "oncology", "asthma",

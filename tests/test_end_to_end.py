@@ -15,8 +15,8 @@ import httpx
 import pytest
 import yaml
 
+from api.local_server import BRIDGE
 from tests.conftest import CORPUS
-from tests.servers import BRIDGE
 
 PLANTED = yaml.safe_load((CORPUS / "planted.yaml").read_text(encoding="utf-8"))
 
@@ -227,7 +227,7 @@ def corpus_eval_set() -> tuple[dict[str, str], dict[str, dict[str, int]]]:
 
 @pytest.fixture(scope="module")
 def corpus_scores(server: httpx.Client) -> dict[str, dict[str, float]]:
-    from api.evaluation import score_run
+    from evaluation.metrics import score_run
 
     queries, qrels = corpus_eval_set()
     root = "corpus/"  # the API names files by their source: corpus/ or its offices

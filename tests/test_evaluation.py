@@ -1,4 +1,4 @@
-"""``api.evaluation``: BEIR reading, scoring by hand-computed values, and a real run.
+"""``evaluation``: BEIR reading, scoring by hand-computed values, and a real run.
 
 The real run ingests a tiny English/French BEIR set through the real pipeline with the real
 model, then evaluates it twice: the second time, on another split of the same corpus, must
@@ -13,15 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from api.evaluation import (
-    DatasetError,
-    EvalReport,
-    evaluate,
-    load_dataset,
-    read_qrels,
-    render_table,
-    score_run,
-)
+from evaluation.beir import DatasetError, load_dataset, read_qrels
+from evaluation.harness import evaluate
+from evaluation.metrics import score_run
+from evaluation.report import EvalReport, render_table
 from search.records import SearchMode
 
 DOCS = {
@@ -150,7 +145,7 @@ def test_bridge_eval_command_scores_every_mode(tmp_path: Path, settings_for) -> 
     import os
     import subprocess
 
-    from tests.servers import BRIDGE
+    from api.local_server import BRIDGE
 
     folder = write_dataset(tmp_path / "tiny-beir", {"test": TEST_QRELS})
     env = {**os.environ, "BRIDGE_DATA_DIR": str(settings_for("unused").data_dir)}

@@ -22,7 +22,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from tests.servers import BRIDGE, bridge_server
+from api.local_server import BRIDGE, bridge_server
 
 NOTES = {
     "heart-failure.md": "# Heart failure telemonitoring\n\nA weight gain of 2 kg in 3 days "

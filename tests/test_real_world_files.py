@@ -21,6 +21,7 @@ import docx
 import httpx
 import pytest
 
+from api.local_server import BRIDGE, bridge_server, uploaded
 from tests.filemakers import (
     ChartSpec,
     Heading,
@@ -32,7 +33,6 @@ from tests.filemakers import (
     make_pptx,
     scanned_pdf,
 )
-from tests.servers import BRIDGE, bridge_server, uploaded
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 SCAN = "Quarkblossom wearable cuts\nreadmissions by thirty percent"

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.local_server import BRIDGE, bridge_server, upload, wait_for_job
 from tests.filemakers import scanned_pdf
-from tests.servers import BRIDGE, bridge_server, upload, wait_for_job
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
+from api.local_server import bridge_server, create_key, upload, uploaded, wait_for_job
 from tests.filemakers import make_docx, many_pages_pdf, zip_bomb_docx
-from tests.servers import bridge_server, create_key, upload, uploaded, wait_for_job
 
 UPLOAD_LIMIT = 3_000_000
 NOTE = ("# Remote monitoring in Lyon\n\nThe Lyon pilot sends a nurse within 24 hours when a "

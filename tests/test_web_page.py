@@ -29,9 +29,9 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from api.local_server import create_key
 from api.routers.pages import highlighted
 from tests.conftest import CORPUS, REPO
-from tests.servers import create_key
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

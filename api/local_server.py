@@ -1,4 +1,9 @@
-"""Running `bridge` as a user does: the CLI and a real uvicorn server on loopback."""
+"""Runs the real server on loopback in a subprocess, for the test suite and the benchmarks.
+
+Both drive ``bridge`` as a user does: the CLI in its own process (``BRIDGE``, ``create_key``)
+and ``bridge serve`` on a free loopback port (``bridge_server``), reached with an httpx client
+(httpx comes with the ``dev`` extra; nothing in the server imports this module).
+"""
 
 from __future__ import annotations
 
