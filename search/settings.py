@@ -193,9 +193,12 @@ class Settings(BaseSettings):
     log_json: bool = Field(False, description="Log one JSON object per line (with request ids).")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    default_k: int = Field(10, ge=1, le=100)
-    max_k: int = Field(100, ge=1, le=1000)
-    max_query_chars: int = Field(2000, ge=10)
+    default_k: int = Field(10, ge=1, le=100, description="Results a search returns when it "
+                           "does not say (at most max_k).")
+    max_k: int = Field(100, ge=1, le=1000, description="Most results one search may ask for "
+                       "(422 beyond).")
+    max_query_chars: int = Field(2000, ge=10, description="Longest query, or finding to "
+                                 "bridge, in characters (422 beyond; the web page explains).")
     snippet_chars: int = Field(320, ge=40)
 
     @property

@@ -30,7 +30,7 @@ from playwright.sync_api import (
 )
 
 from api.local_server import create_key
-from api.routers.pages import highlighted
+from api.page_views import highlighted
 from tests.conftest import CORPUS, REPO
 
 CHROMIUM = "/usr/bin/chromium"
