@@ -43,8 +43,8 @@ def _reindex_scheduler(kb: KnowledgeBase) -> BackgroundScheduler:
     return scheduler
 
 
-# An error body names at most this many errors: 40,000 unknown keys must not make a 5 MB
-# answer.
+# An error body names at most this many errors: a body of thousands of unknown keys must
+# not make an answer of megabytes.
 MAX_ERRORS_SHOWN = 20
 MAX_ERROR_CHARS = 300
 

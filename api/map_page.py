@@ -55,7 +55,7 @@ def theme_label(theme: Theme) -> str:
 _env.filters["theme_label"] = theme_label
 
 
-def _plain(text: str) -> str:
+def _escaped(text: str) -> str:
     """``text`` escaped for plotly, which reads its labels as a small subset of HTML."""
     return html.escape(text, quote=False)
 
@@ -67,8 +67,8 @@ def _link_themes(link: OfficeLink, labels: dict[int, str]) -> list[str]:
 
 def _link_hover(link: OfficeLink, labels: dict[int, str]) -> str:
     """Hover text of a link: its strength, bridges and top themes, as plotly markup."""
-    a, b = (_plain(name) for name in link.offices)
-    themes = "".join(f"<br>• {_plain(label)}" for label in _link_themes(link, labels))
+    a, b = (_escaped(name) for name in link.offices)
+    themes = "".join(f"<br>• {_escaped(label)}" for label in _link_themes(link, labels))
     return f"<b>{a} ↔ {b}</b><br>strength {link.strength:.0%} · {link.bridges} bridges{themes}"
 
 
@@ -109,7 +109,8 @@ def _graph_figure(bridge_map: BridgeMap, labels: dict[int, str]) -> go.Figure:
         fig.add_scatter(
             x=[m[0] for m in mids], y=[m[1] for m in mids], mode="markers+text",
             marker={"size": 10, "color": "rgba(37, 99, 235, 0.9)", "symbol": "diamond"},
-            text=[_plain(next(iter(_link_themes(link, labels)), "")) for link in bridge_map.links],
+            text=[_escaped(next(iter(_link_themes(link, labels)), ""))
+                  for link in bridge_map.links],
             textposition="bottom center", textfont={"size": 11, "color": "#475569"},
             hovertext=[_link_hover(link, labels) for link in bridge_map.links],
             hoverinfo="text", name="links")
@@ -119,12 +120,12 @@ def _graph_figure(bridge_map: BridgeMap, labels: dict[int, str]) -> go.Figure:
         x=[pos[o.office][0] for o in bridge_map.offices],
         y=[pos[o.office][1] for o in bridge_map.offices],
         mode="markers+text", name="offices",
-        text=[f"<b>{_plain(o.office)}</b>" for o in bridge_map.offices],
+        text=[f"<b>{_escaped(o.office)}</b>" for o in bridge_map.offices],
         textposition="top center",
         marker={"size": [NODE_SIZE[0] + NODE_SIZE[1] * math.sqrt(o.chunks / largest)
                          for o in bridge_map.offices],
                 "color": "#f59e0b", "line": {"width": 2, "color": "white"}},
-        hovertext=[f"<b>{_plain(o.office)}</b><br>{o.documents} documents · {o.chunks} chunks"
+        hovertext=[f"<b>{_escaped(o.office)}</b><br>{o.documents} documents · {o.chunks} chunks"
                    f"<br>{len(o.shared)} shared themes · {len(o.only)} only here"
                    for o in bridge_map.offices],
         hoverinfo="text")
@@ -142,15 +143,15 @@ def _matrix_figure(bridge_map: BridgeMap, labels: dict[int, str]) -> go.Figure:
     names = [o.office for o in bridge_map.offices]
     index = {name: i for i, name in enumerate(names)}
     z: list[list[float | None]] = [[None if i == j else 0.0 for j in names] for i in names]
-    hover = [[f"{_plain(b)} ↔ {_plain(a)}<br>no link" for b in names] for a in names]
+    hover = [[f"{_escaped(b)} ↔ {_escaped(a)}<br>no link" for b in names] for a in names]
     for link in bridge_map.links:
         i, j = index[link.offices[0]], index[link.offices[1]]
         z[i][j] = z[j][i] = link.strength
         hover[i][j] = hover[j][i] = _link_hover(link, labels)
     for i in range(len(names)):
-        hover[i][i] = f"<b>{_plain(names[i])}</b>"
+        hover[i][i] = f"<b>{_escaped(names[i])}</b>"
 
-    ticks = [_plain(name) for name in names]
+    ticks = [_escaped(name) for name in names]
     fig = go.Figure(go.Heatmap(z=z, x=ticks, y=ticks, hovertext=hover, hoverinfo="text",
                                colorscale="Blues", zmin=0, xgap=2, ygap=2,
                                colorbar={"title": {"text": "strength"}, "tickformat": ".0%"}))

@@ -18,7 +18,7 @@ from search.settings import Settings
 Error = dict[str, Any]
 
 
-def too_long(loc: tuple[str, ...], text: str | None, limit: int) -> list[Error]:
+def _too_long(loc: tuple[str, ...], text: str | None, limit: int) -> list[Error]:
     """The error of a text longer than ``limit`` characters (none for a shorter one)."""
     if text is None or len(text) <= limit:
         return []
@@ -26,7 +26,7 @@ def too_long(loc: tuple[str, ...], text: str | None, limit: int) -> list[Error]:
              "msg": f"String should have at most {limit} characters"}]
 
 
-def too_high(loc: tuple[str, ...], value: int, limit: int) -> list[Error]:
+def _too_high(loc: tuple[str, ...], value: int, limit: int) -> list[Error]:
     """The error of a number above ``limit`` (none for one within it)."""
     if value <= limit:
         return []
@@ -34,7 +34,12 @@ def too_high(loc: tuple[str, ...], value: int, limit: int) -> list[Error]:
              "msg": f"Input should be less than or equal to {limit}"}]
 
 
-def refuse(errors: list[Error]) -> None:
+def _default_k(settings: Settings) -> int:
+    """Results a search gets when it does not say: ``default_k``, within ``max_k``."""
+    return min(settings.default_k, settings.max_k)
+
+
+def _refuse(errors: list[Error]) -> None:
     """A 422 naming ``errors`` (the app's validation handler shapes it); nothing if none."""
     if errors:
         raise RequestValidationError(errors)
@@ -44,19 +49,19 @@ def search_k(request: SearchRequest, settings: Settings) -> int:
     """How many results the search asks for (``default_k`` when it does not say), once it
     is within this server's limits: a 422 when it asks for more than ``max_k`` results or
     its query is longer than ``max_query_chars``."""
-    k = min(settings.default_k, settings.max_k) if request.k is None else request.k
-    refuse(too_long(("body", "query"), request.query, settings.max_query_chars)
-           + too_high(("body", "k"), k, settings.max_k))
+    k = _default_k(settings) if request.k is None else request.k
+    _refuse(_too_long(("body", "query"), request.query, settings.max_query_chars)
+            + _too_high(("body", "k"), k, settings.max_k))
     return k
 
 
 def check_finding_length(request: BridgeRequest, settings: Settings) -> None:
     """A 422 when the bridge's finding is longer than a query may be."""
-    refuse(too_long(("body", "text"), request.text, settings.max_query_chars))
+    _refuse(_too_long(("body", "text"), request.text, settings.max_query_chars))
 
 
 def document_limits(schemas: dict[str, Any], settings: Settings) -> None:
     """Write this server's limits into the OpenAPI request schemas, as field bounds."""
     search, bridge = schemas["SearchRequest"]["properties"], schemas["BridgeRequest"]["properties"]
     search["query"]["maxLength"] = bridge["text"]["maxLength"] = settings.max_query_chars
-    search["k"].update(maximum=settings.max_k, default=min(settings.default_k, settings.max_k))
+    search["k"].update(maximum=settings.max_k, default=_default_k(settings))

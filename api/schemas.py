@@ -25,7 +25,6 @@ from search.records import (
 
 MAX_OFFSET = 1000
 MAX_ID = 2**62
-StoredId = Annotated[int, Field(ge=1, le=MAX_ID)]
 PublicId = Annotated[str | int, Field(description="An id as the API gives it (a token).")]
 # SQLite integers are 64-bit: every id and offset a client sends is bounded below that.
 MAX_LISTING_OFFSET = 1_000_000
