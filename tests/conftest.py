@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -19,9 +20,7 @@ from api.local_server import BRIDGE, bridge_server
 from search.embedding import Encoder, configured_encoder
 from search.knowledge_base import KnowledgeBase
 from search.settings import Settings
-
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO / "corpus"
+from tests.helpers import CORPUS, copy_data_dir
 
 
 @pytest.fixture(scope="session")
@@ -46,21 +45,68 @@ def kb(settings_for, encoder: Encoder) -> KnowledgeBase:
 
 
 @pytest.fixture(scope="session")
-def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """The environment of the end-to-end runs: a data directory of their own."""
-    return {**os.environ, "BRIDGE_DATA_DIR": str(tmp_path_factory.mktemp("e2e"))}
+def copy_kb(settings_for, encoder: Encoder):
+    """A knowledge base on a copy of another's data directory, with its own settings.
+
+    A module writes its documents once, into a knowledge base its tests never touch, and
+    each test takes a copy: no test sees another's changes, and a copy costs far less
+    than embedding and publishing the same documents again.
+    """
+
+    def make(source: KnowledgeBase, name: str = "copy", **overrides: object) -> KnowledgeBase:
+        settings = settings_for(name, **overrides)
+        copy_data_dir(source.settings.data_dir, settings.data_dir)
+        return KnowledgeBase(settings, encoder)
+
+    return make
+
+
+@dataclass(frozen=True)
+class IngestedCorpus:
+    data_dir: Path
+    report: dict
 
 
 @pytest.fixture(scope="session")
-def ingest_report(env: dict[str, str]) -> dict:
-    """``bridge ingest corpus/`` as a user runs it, once for every end-to-end module."""
-    run = subprocess.run([*BRIDGE, "ingest", str(CORPUS), "--json"], env=env,
+def ingested_corpus(tmp_path_factory: pytest.TempPathFactory) -> IngestedCorpus:
+    """``bridge ingest corpus/`` as a user runs it, once for every end-to-end module.
+
+    Nothing opens its data directory afterwards: the shared server serves a copy (``env``),
+    and a test that changes what the corpus holds takes a copy of its own
+    (``corpus_copy_env``), so no module's result depends on which ran first.
+    """
+    data_dir = tmp_path_factory.mktemp("corpus-data")
+    run = subprocess.run([*BRIDGE, "ingest", str(CORPUS), "--json"],
+                         env={**os.environ, "BRIDGE_DATA_DIR": str(data_dir)},
                          capture_output=True, text=True, timeout=900, check=True)
-    return json.loads(run.stdout)
+    return IngestedCorpus(data_dir, json.loads(run.stdout))
 
 
 @pytest.fixture(scope="session")
-def server(env: dict[str, str], ingest_report: dict) -> Iterator[httpx.Client]:
+def ingest_report(ingested_corpus: IngestedCorpus) -> dict:
+    """What ``bridge ingest corpus/`` reported."""
+    return ingested_corpus.report
+
+
+@pytest.fixture(scope="session")
+def env(ingested_corpus: IngestedCorpus,
+        tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of the shared server and of the CLI runs beside it: the ingested
+    corpus, copied. Its tests only read it (API keys aside)."""
+    data_dir = copy_data_dir(ingested_corpus.data_dir, tmp_path_factory.mktemp("e2e"))
+    return {**os.environ, "BRIDGE_DATA_DIR": str(data_dir)}
+
+
+@pytest.fixture
+def corpus_copy_env(ingested_corpus: IngestedCorpus, tmp_path: Path) -> dict[str, str]:
+    """An environment on a private copy of the ingested corpus, for a test that changes
+    what it holds (a re-index records a run and re-reads every file)."""
+    data_dir = copy_data_dir(ingested_corpus.data_dir, tmp_path / "data")
+    return {**os.environ, "BRIDGE_DATA_DIR": str(data_dir)}
+
+
+@pytest.fixture(scope="session")
+def server(env: dict[str, str]) -> Iterator[httpx.Client]:
     """A real ``bridge serve`` over the ingested corpus, on loopback."""
     with bridge_server(env) as client:
         yield client

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from api.local_server import BRIDGE, bridge_server
-from tests.test_crash_safety import TOPICS, write_note
+from tests.helpers import TOPICS, write_note
 
 
 @pytest.fixture(scope="module")

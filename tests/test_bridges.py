@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from api.local_server import BRIDGE
-from tests.conftest import CORPUS
+from tests.helpers import CORPUS
 
 PLANTED = yaml.safe_load((CORPUS / "planted.yaml").read_text(encoding="utf-8"))
 SILENTIA_BERLIN = "berlin/decks/2023-10-silentia-deck.pdf"

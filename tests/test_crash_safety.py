@@ -9,25 +9,16 @@ import signal
 import sqlite3
 import subprocess
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from api.local_server import BRIDGE
 from ingest.pipeline import Ingestor
 from search.knowledge_base import KnowledgeBase
-from tests.test_reindex import index_is_consistent
-
-TOPICS = ["heart failure", "COPD", "diabetes", "sleep apnoea", "oncology", "asthma",
-          "hypertension", "stroke rehabilitation", "kidney disease", "depression",
-          "pregnancy", "arthritis"]
-
-
-def write_note(path: Path, topic: str, version: int = 1) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        f"# {topic.title()} programme\n\n## Finding\n\nRemote follow-up for {topic} patients "
-        f"reduced emergency visits (version {version}).\n\n## Method\n\nSix months, one clinic, "
-        f"{len(topic) * 7} {topic} patients.\n\n## Next step\n\nShare the {topic} protocol "
-        f"with the other offices.\n", encoding="utf-8")
+from tests.helpers import TOPICS, index_is_consistent, write_note
 
 
 def build_v1(root: Path) -> None:
@@ -99,13 +90,50 @@ def kill_after_publishes(root: Path, env: dict[str, str], data_dir: Path, publis
     return True
 
 
-def test_killed_reindex_runs_end_like_a_clean_build(
-        tmp_path: Path, settings_for, encoder) -> None:
-    root = tmp_path / "share"
+@dataclass(frozen=True)
+class Ingested:
+    root: Path  # the share, as ingested
+    kb: KnowledgeBase
+
+
+@pytest.fixture(scope="module")
+def ingested_v1(tmp_path_factory: pytest.TempPathFactory, settings_for, encoder
+                ) -> Iterator[Ingested]:
+    """The v1 share, ingested once for the module; its tests work on copies (``copy_v1``).
+
+    The knowledge base names files by their absolute paths, so a test's share stands
+    where this one was ingested: the fixture keeps a pristine copy to put back.
+    """
+    root = tmp_path_factory.mktemp("crash") / "share"
     build_v1(root)
-    settings = settings_for("crash", commit_every_chunks=2, embed_batch_size=1)
-    kb = KnowledgeBase(settings, encoder)
+    kb = KnowledgeBase(settings_for("v1"), encoder)
     Ingestor(kb).run([root])
+    pristine = shutil.copytree(root, root.with_name("pristine"))
+    yield Ingested(root, kb)
+    shutil.rmtree(pristine)
+
+
+@pytest.fixture
+def copy_v1(ingested_v1: Ingested, copy_kb) -> Callable[..., Ingested]:
+    """The ingested v1 share and knowledge base, copied for the test to change; keyword
+    arguments override the copy's settings.
+
+    The share is copied with each file's size and modification time, so the next run
+    finds it as it was ingested rather than touched.
+    """
+
+    def take(**overrides: object) -> Ingested:
+        root = ingested_v1.root
+        shutil.rmtree(root)
+        shutil.copytree(root.with_name("pristine"), root)
+        return Ingested(root, copy_kb(ingested_v1.kb, "v1-copy", **overrides))
+
+    return take
+
+
+def test_killed_reindex_runs_end_like_a_clean_build(copy_v1, settings_for, encoder) -> None:
+    v1 = copy_v1(commit_every_chunks=2, embed_batch_size=1)
+    root, settings = v1.root, v1.kb.settings
     change_to_v2(root)
 
     env = {**os.environ, "BRIDGE_DATA_DIR": str(settings.data_dir),
@@ -134,13 +162,10 @@ def test_killed_reindex_runs_end_like_a_clean_build(
     assert survivor.status()["chunks"] == clean.status()["chunks"]
 
 
-def test_a_run_killed_before_publishing_leaves_the_index_as_it_was(
-        tmp_path: Path, settings_for, encoder) -> None:
-    root = tmp_path / "share"
-    build_v1(root)
-    settings = settings_for("early")
-    kb = KnowledgeBase(settings, encoder)
-    Ingestor(kb).run([root])
+def test_a_run_killed_before_publishing_leaves_the_index_as_it_was(copy_v1) -> None:
+    v1 = copy_v1()
+    root, kb = v1.root, v1.kb
+    settings = kb.settings
     before = snapshot(kb)
     change_to_v2(root)
     env = {**os.environ, "BRIDGE_DATA_DIR": str(settings.data_dir)}

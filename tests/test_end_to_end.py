@@ -2,7 +2,9 @@
 
 The server is the real one (uvicorn in its own process, on loopback), over the
 real sample corpus and the real multilingual model (fixtures ``env``,
-``ingest_report`` and ``server`` in ``conftest.py``, shared with the bridge tests).
+``ingest_report`` and ``server`` in ``conftest.py``, shared with the bridge tests). The
+corpus is ingested once a session; the re-index, which changes what it holds, runs on a
+copy of its own (``corpus_copy_env``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pytest
 import yaml
 
 from api.local_server import BRIDGE
-from tests.conftest import CORPUS
+from tests.helpers import CORPUS
 
 PLANTED = yaml.safe_load((CORPUS / "planted.yaml").read_text(encoding="utf-8"))
 
@@ -201,10 +203,10 @@ def test_the_ingest_is_a_recorded_run_and_reindex_needs_sources(
 
 
 def test_reindex_with_the_example_sources_finds_the_corpus_unchanged(
-        env: dict[str, str], ingest_report: dict) -> None:
+        corpus_copy_env: dict[str, str], ingest_report: dict) -> None:
     run = subprocess.run([*BRIDGE, "reindex", "--sources", "sources.example.yaml", "--json"],
-                         env=env, capture_output=True, text=True, timeout=600, check=True,
-                         cwd=CORPUS.parent)
+                         env=corpus_copy_env, capture_output=True, text=True, timeout=600,
+                         check=True, cwd=CORPUS.parent)
     report = json.loads(run.stdout)
     assert report["unchanged"] == len(ingest_report["added"])
     assert len(report["failed"]) == len(ingest_report["failed"])  # tried again, same reasons

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.security import STRICT_POLICY
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 HUGE = "9" * 4301  # past Python's int() limit: it used to raise inside a route
 

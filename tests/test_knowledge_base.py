@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
-import numpy as np
 import pytest
 
-from search.knowledge_base import MIN_DEPTH, KnowledgeBase
-from search.records import DocType, DocumentMeta, Filters, NewChunk, Provenance, SearchMode
+from search.embedding import Encoder
+from search.knowledge_base import MIN_DEPTH, KnowledgeBase, Writer
+from search.records import DocType, Filters, NewChunk, Provenance, SearchMode
+from tests.helpers import index_is_consistent, meta
 
 DOCS = [
     # office, language, type, date, texts
@@ -27,14 +29,6 @@ DOCS = [
 ]
 
 
-def meta(i: int, office: str, language: str, doc_type: DocType, date: str,
-         content: str = "") -> DocumentMeta:
-    return DocumentMeta(title=f"{office} doc", office=office, region="US" if office == "Boston"
-                        else "EU", doc_type=doc_type, language=language,
-                        date=dt.date.fromisoformat(date), source_path=f"/docs/{i}.txt",
-                        content_hash=f"{i}:{content}")
-
-
 def put_all(kb: KnowledgeBase, docs=DOCS) -> None:
     with kb.writer() as writer:
         for i, (office, language, doc_type, date, texts) in enumerate(docs):
@@ -44,10 +38,18 @@ def put_all(kb: KnowledgeBase, docs=DOCS) -> None:
                        kb.encoder.encode_documents(texts))
 
 
-@pytest.fixture
-def filled(kb: KnowledgeBase) -> KnowledgeBase:
+@pytest.fixture(scope="module")
+def written(settings_for, encoder) -> KnowledgeBase:
+    """DOCS, embedded and published once for the module; no test changes this one."""
+    kb = KnowledgeBase(settings_for("kb-docs"), encoder)
     put_all(kb)
     return kb
+
+
+@pytest.fixture
+def filled(written: KnowledgeBase, copy_kb) -> KnowledgeBase:
+    """A knowledge base holding DOCS, the test's own to change."""
+    return copy_kb(written)
 
 
 def test_search_finds_the_same_finding_across_languages(filled: KnowledgeBase) -> None:
@@ -132,15 +134,93 @@ def test_a_reader_keeps_its_generation_until_the_next_is_published(filled: Knowl
         # not yet published: the reader still serves the complete old generation
         assert reader.generation() is before
     assert reader.generation().number == before.number + 1
-    assert all(h.document.office != "Boston" for h in reader.search("heart failure", k=8))
+    hits = reader.search("heart failure", k=8)
+    assert len(hits) == 6 and all(h.document.office != "Boston" for h in hits)
 
 
-def test_failed_publish_changes_nothing(filled: KnowledgeBase) -> None:
-    before = filled.status()
-    with pytest.raises(ValueError), filled.writer() as writer:
-        writer.put(meta(9, "Boston", "en", DocType.other, "2024-01-01"),
-                   [NewChunk(text="a"), NewChunk(text="b")], np.zeros((1, 384), np.float32))
-    assert filled.status() == before
+class InjectedFailure(RuntimeError):
+    """The failure a test makes a publish meet halfway through its transaction."""
+
+
+def visible(kb: KnowledgeBase) -> dict:
+    """All a reader sees: the status and counts, every document with its chunks, and the
+    hits of one query in every mode."""
+    documents, _ = kb.documents(limit=100)
+    return {"status": kb.status(),
+            "documents": [kb.document(d.id) for d in documents],
+            "hits": {mode: kb.search("heart failure readmissions at home", k=8, mode=mode)
+                     for mode in SearchMode}}
+
+
+def database_rows(kb: KnowledgeBase) -> list[str]:
+    """Every row of the database, the keyword index and the embedding cache included."""
+    db = sqlite3.connect(kb.settings.db_path)
+    try:
+        return list(db.iterdump())
+    finally:
+        db.close()
+
+
+def index_files(kb: KnowledgeBase) -> set[str]:
+    return {path.name for path in kb.settings.index_dir.iterdir()}
+
+
+def write_changes(writer: Writer, encoder: Encoder) -> None:
+    """A new document and a deleted one: rows to insert and rows to delete."""
+    text = "A kiosk pilot in Toulouse let patients weigh themselves at the pharmacy."
+    writer.put(meta(9, "Paris", "en", DocType.report, "2024-09-01", text),
+               [NewChunk(text=text, language="en")], encoder.encode_documents([text]))
+    writer.delete("/docs/2.txt")
+
+
+# Where the failure lands inside the publish's transaction: after its rows are written,
+# before the vectors' file; or once the file is written and the database names it.
+FAILURE_POINTS = {"rows written": ("store", "delete_orphans"),
+                  "generation named": ("store.lexical", "mark_changed")}
+
+
+@pytest.mark.parametrize("point", FAILURE_POINTS)
+def test_failed_publish_changes_nothing(filled: KnowledgeBase, encoder: Encoder,
+                                        monkeypatch: pytest.MonkeyPatch, point: str) -> None:
+    before, rows, files = visible(filled), database_rows(filled), index_files(filled)
+    number = filled.generation().number
+    owner, method = FAILURE_POINTS[point]
+    seen: dict[str, object] = {}
+
+    def fail(db: sqlite3.Connection, *args: object) -> None:
+        """Record what the transaction has done so far (so the failure is known to land
+        after real writes), then fail."""
+        seen["new chunks"] = db.execute("SELECT count(*) FROM chunks WHERE text LIKE"
+                                        " 'A kiosk pilot%'").fetchone()[0]
+        seen["paths"] = {r[0] for r in db.execute("SELECT source_path FROM paths")}
+        seen["generation"] = filled.store.get_meta(db, "generation")
+        raise InjectedFailure(point)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(filled.store if owner == "store" else filled.store.lexical, method, fail)
+        with pytest.raises(InjectedFailure), filled.writer() as writer:
+            write_changes(writer, encoder)
+    # the failure met a transaction that had written: the new chunk, the path deleted
+    assert seen["new chunks"] == 1
+    assert seen["paths"] == {"/docs/0.txt", "/docs/1.txt", "/docs/3.txt", "/docs/9.txt"}
+    named = str(number + 1) if point == "generation named" else str(number)
+    assert seen["generation"] == named
+
+    assert filled.generation().number == number
+    assert database_rows(filled) == rows
+    assert visible(filled) == before
+    assert visible(KnowledgeBase(filled.settings, encoder)) == before  # a reader from disk
+    orphan = {f"vectors-{number + 1:06d}.{filled.settings.index_backend}"}
+    assert index_files(filled) - files == (orphan if point == "generation named" else set())
+
+    # the lock was let go and the next publish goes through whole (over any orphan)
+    with filled.writer() as writer:
+        write_changes(writer, encoder)
+    assert filled.generation().number == number + 1
+    assert {d.source_path for d in filled.documents(limit=100)[0]} == seen["paths"]
+    assert filled.search("kiosk Toulouse", k=1, mode=SearchMode.lexical)[0].text.startswith(
+        "A kiosk pilot")
+    index_is_consistent(filled, finished=False)  # a deleted text's vector stays cached
 
 
 def test_the_last_put_of_a_path_in_one_publish_wins(kb: KnowledgeBase) -> None:

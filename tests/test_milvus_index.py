@@ -20,8 +20,7 @@ from search.index import FaissIndex, VectorIndex, index_class
 from search.knowledge_base import KnowledgeBase, ModelMismatchError
 from search.records import DocumentMeta, Filters, NewChunk
 from search.settings import Settings
-
-CORPUS = Path(__file__).resolve().parent.parent / "corpus"
+from tests.helpers import CORPUS
 
 
 @pytest.fixture(scope="module")

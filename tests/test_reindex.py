@@ -17,6 +17,7 @@ from ingest.discovery import Root
 from ingest.pipeline import Ingestor
 from ingest.sources import SourcesError, load_sources
 from search.knowledge_base import KnowledgeBase, WriterBusyError
+from tests.helpers import index_is_consistent
 
 TOPICS = {
     "heart": ("Heart failure", "Weight-gain alerts cut readmissions by a third in Boston."),
@@ -40,28 +41,6 @@ def folder(tmp_path: Path) -> Path:
     for topic in TOPICS:
         (root / f"{topic}.md").write_text(note(topic), encoding="utf-8")
     return tmp_path / "share"
-
-
-def index_is_consistent(kb: KnowledgeBase, finished: bool = True) -> None:
-    """The index holds exactly the stored chunks, each with its cached vector.
-
-    After a run that finished, the cache holds nothing else; a killed run may
-    leave vectors the next run will use.
-    """
-    with kb.store.connect() as db:
-        chunk_ids = {r[0] for r in db.execute("SELECT id FROM chunks")}
-        cached = db.execute("SELECT count(*) FROM embeddings").fetchone()[0]
-        texts = db.execute("SELECT count(DISTINCT text_hash) FROM chunks").fetchone()[0]
-        missing = db.execute("SELECT count(*) FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM"
-                             " embeddings e WHERE e.text_hash = c.text_hash)").fetchone()[0]
-    assert missing == 0
-    generation = kb.generation()
-    assert len(generation.index) == len(chunk_ids)
-    if chunk_ids:
-        probe = kb.encoder.encode_queries(["anything"])
-        _, found = generation.index.search(probe, len(chunk_ids) + 5)
-        assert {int(i) for i in found[0] if i >= 0} == chunk_ids
-    assert cached == texts if finished else cached >= texts
 
 
 def test_second_run_embeds_nothing_and_an_edit_embeds_only_its_new_chunks(

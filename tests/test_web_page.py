@@ -31,7 +31,7 @@ from playwright.sync_api import (
 
 from api.local_server import create_key
 from api.page_views import highlighted
-from tests.conftest import CORPUS, REPO
+from tests.helpers import CORPUS, REPO
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
