@@ -224,7 +224,7 @@ def baseline_direction(kb: KnowledgeBase, parallel: ParallelSet, catalogue: Cata
     with kb.store.connect() as db:
         stored = kb.store.chunk_vectors(db, list(sources), kb.encoder.model_id,
                                         kb.encoder.dimension)
-    vectors = generation.centroids.center(stored.vectors, stored.languages)
+    vectors = generation.offsets.center(stored.vectors, stored.languages)
     _, found = generation.index.search(vectors, K, np.array(sorted(targets), dtype=np.int64))
     ranks: list[int | None] = []
     for chunk_id, row in zip(stored.ids, found, strict=True):

@@ -138,7 +138,7 @@ class Bridger:
     def _source(self, query: BridgeQuery, generation: Generation) -> _Source:
         if query.text is not None:
             read = self.retriever.read(query.text, SearchMode.dense)
-            vectors = generation.centroids.center(read.vector, [read.language])
+            vectors = generation.offsets.center(read.vector, [read.language])
             return _Source(BridgeSource(kind="text", office=query.office, language=read.language),
                            [Passage(chunk_id=None, text=read.text, language=read.language)],
                            vectors)
@@ -166,7 +166,7 @@ class Bridger:
                               language=document.language, document=_summary(document),
                               chunk_id=chunk_id)
         return _Source(record, [_passage(by_id[int(i)]) for i in stored.ids],
-                       generation.centroids.center(stored.vectors, stored.languages))
+                       generation.offsets.center(stored.vectors, stored.languages))
 
     def _substantial(self, chunk: Chunk, document: Document) -> bool:
         """Whether a chunk can hold a finding: not a greeting or heading among longer parts.
@@ -235,7 +235,7 @@ class Bridger:
             with self.store.connect() as db:
                 stored = self.store.chunk_vectors(db, missing, self.encoder.model_id,
                                                   self.encoder.dimension)
-            vectors = generation.centroids.center(stored.vectors, stored.languages)
+            vectors = generation.offsets.center(stored.vectors, stored.languages)
             by_office: dict[str | None, list[int]] = {}
             for row, chunk_id in enumerate(stored.ids):
                 by_office.setdefault(cache.office_of.get(int(chunk_id)), []).append(row)

@@ -1,106 +1,104 @@
-"""Language-neutral vectors: each language's centroid is taken out before comparing.
+"""Language-neutral vectors: each language's offset is taken out before comparing.
 
 A multilingual encoder places each language in a region of its own: a German
 query's nearest passages are German ones on other topics, ahead of the English
 passage that states the same finding. Moving each language's vectors by the
 offset of that language's mean from the mean of all languages removes most of
 this identity and keeps the meaning (after Libovický et al., 2020, "On the
-language neutrality of pre-trained multilingual representations", who centre
-each language on zero; centring on the common mean instead leaves a
-one-language corpus exactly as it was). Measured on public parallel data in
+language neutrality of pre-trained multilingual representations").
+
+The offsets are measured on a parallel reference text that ships with the
+package (``reference_sentences/``: the same sentences in each language), never on
+the corpus. A statistic over the corpus would let one office's documents move the
+scores that a key limited to other offices sees; a parallel text also measures
+language alone, since every language says the same things and topic cancels out
+of the difference of means. Measured against corpus centroids in
 ``bench/language_centering.py``.
 
-The index stores centred, re-normalised vectors; the raw ones stay in the
-database. Centroids are running sums per language, shrunk towards the global
-mean while a language has few chunks; when they drift past a tolerance the
-index is rebuilt from the raw vectors, so the centring is always consistent
-within one generation.
+The index stores centred, re-normalised vectors and each generation records the
+offsets it was centred with (``key``): a publish whose current offsets differ (a
+new strength, model or reference) re-centres the index from the raw vectors.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
-UNKNOWN = ""  # chunks and queries whose language was not detected
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference_sentences"
 
 
-def _language(value: str | None) -> str:
-    return value or UNKNOWN
+class DocumentEncoder(Protocol):
+    model_id: str
+
+    def encode_documents(self, texts: list[str]) -> np.ndarray: ...
 
 
-@dataclass
-class LanguageCentroids:
-    """Per-language sums and counts of raw vectors, and the means the index applies."""
+@cache
+def reference_sentences() -> dict[str, list[str]]:
+    """The parallel reference text: language code -> its sentences, line for line."""
+    return {path.stem: path.read_text(encoding="utf-8").splitlines()
+            for path in sorted(REFERENCE_DIR.glob("*.txt"))}
 
-    dimension: int
-    strength: float = 1.0
-    shrinkage: int = 10
-    sums: dict[str, np.ndarray] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    applied: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def add(self, languages: list[str | None], vectors: np.ndarray, sign: int = 1) -> None:
-        for language, vector in zip(languages, vectors, strict=True):
-            key = _language(language)
-            self.sums[key] = self.sums.get(key, np.zeros(self.dimension)) + sign * vector
-            self.counts[key] = self.counts.get(key, 0) + sign
+@cache
+def _reference_digest() -> str:
+    text = json.dumps(reference_sentences(), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def remove(self, languages: list[str | None], vectors: np.ndarray) -> None:
-        self.add(languages, vectors, sign=-1)
 
-    def means(self) -> dict[str, np.ndarray]:
-        """Each language's mean, shrunk towards the global mean while it has few chunks."""
-        total = sum(self.counts.values())
-        if total <= 0:
-            return {}
-        overall = sum(self.sums.values()) / total
-        means = {UNKNOWN: overall}
-        for key, count in self.counts.items():
-            if key != UNKNOWN and count > 0:
-                means[key] = (self.sums[key] + self.shrinkage * overall) / (count + self.shrinkage)
-        return means
+def offsets_key(model_id: str, strength: float) -> str:
+    """What a set of offsets depends on; an index centred under another key is stale."""
+    return f"{model_id}|{_reference_digest()}|{strength:g}"
 
-    def drifted(self, tolerance: float) -> bool:
-        """Whether the applied means are stale enough to rebuild the index."""
-        means = self.means()
-        if means.keys() != self.applied.keys():
-            return True
-        return any(np.linalg.norm(means[k] - self.applied[k]) > tolerance for k in means)
 
-    def apply_current(self) -> None:
-        self.applied = self.means()
+@dataclass(frozen=True)
+class LanguageOffsets:
+    """The vector each language's texts are moved by, and what it was measured with."""
+
+    key: str = ""  # "" : nothing applied (an empty knowledge base)
+    strength: float = 0.0
+    offsets: dict[str, np.ndarray] = field(default_factory=dict)
 
     def center(self, vectors: np.ndarray, languages: list[str | None]) -> np.ndarray:
-        """Vectors moved by their language's offset from the common mean, re-normalised.
+        """Vectors moved by their language's offset, re-normalised.
 
-        A text of unknown language is left as it is.
+        A text of undetected language, or of a language the reference lacks, stays as it is.
         """
-        if not self.applied or self.strength == 0 or len(vectors) == 0:
+        if not self.offsets or self.strength == 0 or len(vectors) == 0:
             return np.ascontiguousarray(vectors, dtype=np.float32)
-        overall = self.applied[UNKNOWN]
-        offsets = np.stack([self.applied.get(_language(lang), overall) - overall
-                            for lang in languages])
-        centred = vectors - self.strength * offsets
+        zero = np.zeros(vectors.shape[1])
+        shifts = np.stack([self.offsets.get(lang or "", zero) for lang in languages])
+        centred = vectors - self.strength * shifts
         norms = np.linalg.norm(centred, axis=1, keepdims=True)
         return np.ascontiguousarray(centred / np.maximum(norms, 1e-12), dtype=np.float32)
 
     def to_json(self) -> str:
-        def encode(d: dict[str, np.ndarray]) -> dict[str, list[float]]:
-            return {k: v.tolist() for k, v in d.items()}
-
-        return json.dumps({"sums": encode(self.sums), "counts": self.counts,
-                           "applied": encode(self.applied)})
+        return json.dumps({"key": self.key, "strength": self.strength,
+                           "offsets": {k: v.tolist() for k, v in self.offsets.items()}})
 
     @classmethod
-    def from_json(cls, text: str | None, dimension: int, strength: float,
-                  shrinkage: int) -> LanguageCentroids:
-        centroids = cls(dimension, strength, shrinkage)
-        if text:
-            data = json.loads(text)
-            centroids.sums = {k: np.array(v) for k, v in data["sums"].items()}
-            centroids.counts = {k: int(v) for k, v in data["counts"].items()}
-            centroids.applied = {k: np.array(v) for k, v in data["applied"].items()}
-        return centroids
+    def from_json(cls, text: str | None) -> LanguageOffsets:
+        if not text:
+            return cls()
+        data = json.loads(text)
+        return cls(data["key"], data["strength"],
+                   {k: np.array(v) for k, v in data["offsets"].items()})
+
+
+@lru_cache(maxsize=4)
+def measure_offsets(encoder: DocumentEncoder, strength: float) -> LanguageOffsets:
+    """Each reference language's mean minus the mean of those means, as ``encoder`` sees it."""
+    key = offsets_key(encoder.model_id, strength)
+    if strength == 0:
+        return LanguageOffsets(key, strength)
+    means = {language: encoder.encode_documents(sentences).mean(axis=0)
+             for language, sentences in reference_sentences().items()}
+    overall = np.mean(list(means.values()), axis=0)
+    return LanguageOffsets(key, strength, {k: m - overall for k, m in means.items()})

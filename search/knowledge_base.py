@@ -5,7 +5,7 @@ in one step: the vectors go to a new file (written, flushed, renamed), then a
 single SQLite transaction stores the documents and chunks and points ``meta``
 at the new generation. A reader always loads the generation the database names,
 so it sees either everything of a write or nothing of it; a crash leaves at
-worst an orphan file that the next publish removes. The language centroids the
+worst an orphan file that the next publish removes. The language offsets the
 generation's vectors were centred with are published in the same transaction
 (see ``search.centering``).
 """
@@ -30,7 +30,7 @@ import numpy as np
 from search import duplicates
 from search.bridge_map import MapBuilder, MapChunks
 from search.bridges import BridgeQuery, Bridger
-from search.centering import LanguageCentroids
+from search.centering import LanguageOffsets, measure_offsets, offsets_key
 from search.embedding import Encoder
 from search.embedding.models import settings_for_model_id
 from search.index import VectorIndex, index_class
@@ -51,7 +51,7 @@ from search.records import (
 )
 from search.retrieval import Query, Retriever
 from search.settings import Settings
-from search.store import Store, StoredVectors
+from search.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 # documents were met. It read ten a document before: SciFact's abstracts make 2.6 chunks.
 CHUNKS_PER_DOCUMENT, MIN_DEPTH, DEEPER = 3, 50, 4
 _LOCK_POLL_S = 0.2  # how often a waiting writer tries the lock again
+OFFSETS_META = "language_offsets"
 
 
 class ModelMismatchError(RuntimeError):
@@ -79,11 +80,11 @@ class WriterBusyError(RuntimeError):
 
 @dataclass(frozen=True)
 class Generation:
-    """One published state: its number, its index and the centroids its vectors use."""
+    """One published state: its number, its index and the language offsets its vectors use."""
 
     number: int
     index: VectorIndex
-    centroids: LanguageCentroids
+    offsets: LanguageOffsets
 
 
 @dataclass(frozen=True)
@@ -117,12 +118,12 @@ class _Link:
 
 @dataclass
 class _Changes:
-    """What one publish did to the vectors: the index and centroids follow it."""
+    """What one publish did to the vectors: the index follows it."""
 
     added_ids: list[int] = field(default_factory=list)
     added_languages: list[str | None] = field(default_factory=list)
     added_vectors: list[np.ndarray] = field(default_factory=list)
-    removed: list[StoredVectors] = field(default_factory=list)
+    removed_ids: list[int] = field(default_factory=list)
 
 
 class Writer:
@@ -182,8 +183,7 @@ class Writer:
                 orphans |= self._apply_link(db, link)
             for source_path in self._deletes:
                 orphans.add(store.unlink_path(db, source_path) or 0)
-            changes.removed.append(store.delete_orphans(db, orphans - {0}, kb.encoder.model_id,
-                                                        kb.encoder.dimension))
+            changes.removed_ids += store.delete_orphans(db, orphans - {0})
             published = self._publish_vectors(db, live, changes)
             store.lexical.mark_changed(db)
             if published.number != live.number:
@@ -200,8 +200,7 @@ class Writer:
         if doc_id is None:
             doc_id = store.insert_document(db, put.meta, len(put.chunks))
         elif put.replace:
-            changes.removed.append(store.delete_chunks(db, [doc_id], model_id,
-                                                       self._kb.encoder.dimension))
+            changes.removed_ids += store.delete_chunks(db, [doc_id])
             store.update_document(db, doc_id, put.meta, len(put.chunks))
         if store_chunks and put.chunks:
             changes.added_ids += store.insert_chunks(db, doc_id, put.meta.language, put.chunks,
@@ -223,36 +222,35 @@ class Writer:
 
     def _publish_vectors(self, db: sqlite3.Connection, live: Generation,
                          changes: _Changes) -> Generation:
-        """Apply the changes to the index and centroids; write a generation if they moved."""
+        """Apply the changes to the index; write a generation if the vectors moved.
+
+        The whole index is rebuilt from the raw vectors when its language offsets are
+        stale (see ``search.centering``) or when an exact index outgrows its limit (it is
+        rebuilt approximate).
+        """
         kb, store = self._kb, self._kb.store
-        index, centroids = live.index, live.centroids
-        removed_any = False
-        for removed in changes.removed:
-            if len(removed.ids):
-                removed_any = True
-                index.delete(removed.ids)
-                centroids.remove(removed.languages, removed.vectors)
-        if not changes.added_ids and not removed_any:
+        index = live.index
+        if changes.removed_ids:
+            index.delete(np.array(changes.removed_ids, np.int64))
+        stale = live.offsets.key != kb.offsets_key()
+        if not changes.added_ids and not changes.removed_ids and not stale:
             return live
-        if changes.added_ids:
-            added = np.concatenate(changes.added_vectors)
-            centroids.add(changes.added_languages, added)
-        # an exact index that outgrows its limit is rebuilt approximate, from every vector
         outgrown = index.exact and len(index) + len(changes.added_ids) > \
             kb.settings.index_exact_limit
-        if centroids.drifted(kb.settings.recenter_tolerance) or outgrown:
-            centroids.apply_current()
+        offsets = kb.language_offsets() if stale else live.offsets
+        if stale or outgrown:
             stored = store.all_vectors(db, kb.encoder.model_id, kb.encoder.dimension)
             index = kb.new_index(len(stored.ids))
-            index.add(stored.ids, centroids.center(stored.vectors, stored.languages))
+            index.add(stored.ids, offsets.center(stored.vectors, stored.languages))
         elif changes.added_ids:
             index.add(np.array(changes.added_ids, np.int64),
-                      centroids.center(added, changes.added_languages))
+                      offsets.center(np.concatenate(changes.added_vectors),
+                                     changes.added_languages))
         number = live.number + 1
         kb.write_generation(index, number)
         store.set_meta(db, "generation", str(number))
-        store.set_meta(db, "centroids", centroids.to_json())
-        return Generation(number, index, centroids)
+        store.set_meta(db, OFFSETS_META, offsets.to_json())
+        return Generation(number, index, offsets)
 
     def _find_twins(self, db: sqlite3.Connection, published: Generation,
                     changes: _Changes) -> None:
@@ -262,11 +260,11 @@ class Writer:
             if not changes.added_ids:
                 return
             ids = np.array(changes.added_ids, np.int64)
-            vectors = published.centroids.center(np.concatenate(changes.added_vectors),
+            vectors = published.offsets.center(np.concatenate(changes.added_vectors),
                                                  changes.added_languages)
         else:
             stored = store.all_vectors(db, self._kb.encoder.model_id, self._kb.encoder.dimension)
-            ids, vectors = stored.ids, published.centroids.center(stored.vectors,
+            ids, vectors = stored.ids, published.offsets.center(stored.vectors,
                                                                   stored.languages)
         affected = duplicates.find_chunk_twins(db, published.index, ids, vectors, rules)
         duplicates.confirm_document_twins(db, affected, rules)
@@ -364,6 +362,14 @@ class KnowledgeBase:
     def _generation_path(self, generation: int) -> Path:
         return self.settings.index_dir / f"vectors-{generation:06d}.{self.settings.index_backend}"
 
+    def offsets_key(self) -> str:
+        """Which language offsets this knowledge base's settings and model call for."""
+        return offsets_key(self.encoder.model_id, self.settings.language_centering)
+
+    def language_offsets(self) -> LanguageOffsets:
+        """The offsets a publish centres with, measured once per model and strength."""
+        return measure_offsets(self.encoder, self.settings.language_centering)
+
     def new_index(self, expected: int = 0) -> VectorIndex:
         """An empty index for about ``expected`` vectors (exact while that is small)."""
         return self._index_class.for_size(self.encoder.dimension, expected,
@@ -373,12 +379,10 @@ class KnowledgeBase:
     def load_generation(self, db: sqlite3.Connection) -> Generation:
         """A private copy of the published generation (an empty one at number 0)."""
         number = int(self.store.get_meta(db, "generation") or 0)
-        centroids = LanguageCentroids.from_json(
-            self.store.get_meta(db, "centroids"), self.encoder.dimension,
-            self.settings.language_centering, self.settings.centroid_shrinkage)
+        offsets = LanguageOffsets.from_json(self.store.get_meta(db, OFFSETS_META))
         index = self._index_class.load(self._generation_path(number)) if number else \
             self.new_index()
-        return Generation(number, index, centroids)
+        return Generation(number, index, offsets)
 
     def write_generation(self, index: VectorIndex, generation: int) -> None:
         path = self._generation_path(generation)
@@ -601,7 +605,7 @@ class KnowledgeBase:
         return MapChunks(ids=stored.ids, offices=[r["office"] for r in rows],
                          documents=[r["document_id"] for r in rows],
                          languages=[r["language"] for r in rows], texts=[r["text"] for r in rows],
-                         vectors=generation.centroids.center(stored.vectors, stored.languages))
+                         vectors=generation.offsets.center(stored.vectors, stored.languages))
 
     def bridges(self, query: BridgeQuery) -> BridgeResult:
         """The closest findings of the other offices; ``LookupError`` for an unknown source.
@@ -625,7 +629,6 @@ class KnowledgeBase:
             "generation": generation.number,
             "vectors": len(generation.index),
             "index": generation.index.kind,
-            "languages": {k or "?": v for k, v in generation.centroids.counts.items() if v},
             "data_dir": str(self.settings.data_dir),
             **self.store.counts(),
         }

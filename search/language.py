@@ -1,7 +1,7 @@
 """Language detection with lingua, restricted to the languages in settings.
 
 Ingest labels documents and chunks with it; search labels queries, to take
-each language's centroid out of the query vector (see ``search.centering``).
+each language's offset out of the query vector (see ``search.centering``).
 
 Restricting the candidates keeps the detector small and accurate on short
 chunks; text too short or too ambiguous gets ``None`` rather than a guess.

@@ -125,7 +125,7 @@ class Retriever:
             return []
         if query.vector is None:
             raise ValueError("a dense ranking needs a query read for it (Retriever.read)")
-        vector = generation.centroids.center(query.vector, [query.language])
+        vector = generation.offsets.center(query.vector, [query.language])
         scores, ids = generation.index.search(vector, depth, allowed)
         return [(i, s) for i, s in zip(ids[0].tolist(), scores[0].tolist(), strict=True)
                 if i >= 0]

@@ -59,12 +59,9 @@ class Settings(BaseSettings):
         "bridge", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Names this data "
         "directory's Milvus collections (one per index generation) and its live alias.")
     language_centering: float = Field(
-        1.0, ge=0, le=1, description="How much of each language's centroid to remove "
-        "from vectors (0 = off); see search.centering.")
-    centroid_shrinkage: int = Field(10, ge=0, description="Pseudo-count pulling a rare "
-                                    "language's centroid towards the global mean.")
-    recenter_tolerance: float = Field(0.02, gt=0, description="Centroid drift (L2) that "
-                                      "triggers re-centring the whole index.")
+        1.0, ge=0, le=1, description="How much of each language's offset to remove from "
+        "vectors (0 = off); offsets come from a parallel reference text in en, fr, de, es, "
+        "it, pt and nl, other languages stay as they are (see search.centering).")
     encoder_precision: Literal["float32", "int8"] = Field(
         "float32", description="Opt-in fast mode: 'int8' quantises the encoder (faster on a "
         "CPU, slightly less accurate; README \"Fast mode\"). An index remembers its precision.")

@@ -427,29 +427,26 @@ class Store:
                               for i, c in zip(ids, chunks, strict=True)])
         return ids
 
-    def delete_chunks(self, db: sqlite3.Connection, document_ids: list[int], model_id: str,
-                      dimension: int) -> StoredVectors:
+    def delete_chunks(self, db: sqlite3.Connection, document_ids: list[int]) -> list[int]:
         """Delete these documents' chunks from the database and the keyword index.
 
-        Returns what they were, for the vector index and the centroids.
+        Returns their ids, for the vector index.
         """
-        rows: list[sqlite3.Row] = []
+        removed: list[int] = []
         for batch in batches(document_ids):
-            where = f"c.document_id IN ({placeholders(batch)})"
-            rows += db.execute(f"{_CHUNK_VECTORS} WHERE {where}", [model_id, *batch]).fetchall()
             ids = [r[0] for r in db.execute(
-                f"SELECT id FROM chunks c WHERE {where}", batch)]
+                f"SELECT id FROM chunks WHERE document_id IN ({placeholders(batch)})", batch)]
             self.lexical.delete(db, ids)
             db.execute(f"DELETE FROM chunks WHERE document_id IN ({placeholders(batch)})",
                        batch)
-        return _stored_vectors(rows, dimension)
+            removed += ids
+        return removed
 
-    def delete_orphans(self, db: sqlite3.Connection, document_ids: set[int], model_id: str,
-                       dimension: int) -> StoredVectors:
-        """Delete those documents no path names any more; returns their chunks' vectors."""
+    def delete_orphans(self, db: sqlite3.Connection, document_ids: set[int]) -> list[int]:
+        """Delete those documents no path names any more; returns their chunks' ids."""
         orphans = [i for i in sorted(document_ids) if db.execute(
             "SELECT 1 FROM paths WHERE document_id = ? LIMIT 1", (i,)).fetchone() is None]
-        removed = self.delete_chunks(db, orphans, model_id, dimension)
+        removed = self.delete_chunks(db, orphans)
         for batch in batches(orphans):
             db.execute(f"DELETE FROM documents WHERE id IN ({placeholders(batch)})", batch)
         return removed

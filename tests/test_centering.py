@@ -1,82 +1,92 @@
-"""Language centring removes each language's offset and keeps the meaning."""
+"""Language centring: offsets measured on the shipped parallel text, never on the corpus."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from search.centering import UNKNOWN, LanguageCentroids
+from search.centering import LanguageOffsets, measure_offsets, offsets_key, reference_sentences
+from search.embedding import Encoder
+from search.knowledge_base import KnowledgeBase
+from search.records import DocumentMeta, NewChunk
+
+# Held out from the reference: each English line with its French translation, and French
+# lines on other topics that compete with the translation in a French corpus.
+ENGLISH = ["The pilot reduced readmissions of heart failure patients by a fifth.",
+           "Nurses review the blood pressure readings every morning.",
+           "The start-up raised four million euros to expand into Spain.",
+           "Patients stopped using the app after the second week."]
+FRENCH = ["Le pilote a réduit d'un cinquième les réhospitalisations des insuffisants cardiaques.",
+          "Les infirmières examinent les relevés de tension chaque matin.",
+          "La start-up a levé quatre millions d'euros pour s'étendre en Espagne.",
+          "Les patients ont cessé d'utiliser l'application après la deuxième semaine."]
+FRENCH_OTHERS = ["Le train pour Lyon part à huit heures depuis la gare de Lyon.",
+                 "Nous avons dîné dans un petit restaurant près du port.",
+                 "La réunion du conseil d'administration est reportée à jeudi.",
+                 "Il a plu toute la journée sur la Bretagne."]
 
 
-def unit(v: np.ndarray) -> np.ndarray:
-    return v / np.linalg.norm(v, axis=-1, keepdims=True)
+def test_the_reference_is_a_parallel_text_in_every_default_language() -> None:
+    sentences = reference_sentences()
+    assert set(sentences) == {"en", "fr", "de", "es", "it", "pt", "nl"}
+    assert len({len(lines) for lines in sentences.values()}) == 1
+    assert all(line.strip() for lines in sentences.values() for line in lines)
 
 
-def test_centring_lets_translations_meet_across_a_language_offset() -> None:
-    rng = np.random.default_rng(0)
-    meanings = rng.normal(size=(30, 16))
-    english = unit(meanings + 4 * unit(rng.normal(size=16)) + 0.1 * rng.normal(size=(30, 16)))
-    french = unit(meanings + 4 * unit(rng.normal(size=16)) + 0.1 * rng.normal(size=(30, 16)))
-    raw_hits = (english @ french.T).argmax(axis=1)
-
-    centroids = LanguageCentroids(16, shrinkage=0)
-    centroids.add(["en"] * 30 + ["fr"] * 30, np.vstack([english, french]))
-    centroids.apply_current()
-    en, fr = centroids.center(english, ["en"] * 30), centroids.center(french, ["fr"] * 30)
-    centred_hits = (en @ fr.T).argmax(axis=1)
-
-    assert (centred_hits == np.arange(30)).mean() > (raw_hits == np.arange(30)).mean()
-    assert (centred_hits == np.arange(30)).all()
-    assert np.allclose(np.linalg.norm(en, axis=1), 1)
+def test_offsets_bring_translations_closer_than_same_language_texts(encoder: Encoder) -> None:
+    offsets = measure_offsets(encoder, 1.0)
+    english, french = encoder.encode_documents(ENGLISH), encoder.encode_documents(FRENCH)
+    others = encoder.encode_documents(FRENCH_OTHERS)
+    en = offsets.center(english, ["en"] * 4)
+    fr = offsets.center(np.vstack([french, others]), ["fr"] * 8)
+    raw = english @ np.vstack([french, others]).T
+    centred = en @ fr.T
+    assert (centred.argmax(axis=1) == np.arange(4)).all()
+    # the translation's margin over the best other French text widens
+    assert (np.diag(centred[:, :4]) - centred[:, 4:].max(axis=1)).mean() > \
+        (np.diag(raw[:, :4]) - raw[:, 4:].max(axis=1)).mean()
 
 
-def test_rare_languages_are_shrunk_towards_the_global_mean() -> None:
-    centroids = LanguageCentroids(2, shrinkage=10)
-    centroids.add(["en"] * 90, np.tile([1.0, 0.0], (90, 1)))
-    centroids.add(["it"] * 10, np.tile([0.0, 1.0], (10, 1)))
-    means = centroids.means()
-    assert np.allclose(means[UNKNOWN], [0.9, 0.1])
-    assert np.allclose(means["it"], (np.array([0, 10]) + 10 * means[UNKNOWN]) / 20)
-    # a language's offset from the common mean is removed; an undetected language stays
-    centroids.apply_current()
-    offset = means["it"] - means[UNKNOWN]
-    assert np.allclose(centroids.center(np.array([[0.6, 0.8]]), ["it"]),
-                       unit(np.array([[0.6, 0.8]]) - offset))
-    assert np.allclose(centroids.center(np.array([[0.6, 0.8]]), [None]), [[0.6, 0.8]])
+def test_offsets_depend_on_the_model_and_strength_only(encoder: Encoder) -> None:
+    full, half = measure_offsets(encoder, 1.0), measure_offsets(encoder, 0.5)
+    assert full.key == offsets_key(encoder.model_id, 1.0) != half.key
+    assert np.allclose(sum(full.offsets.values()), 0, atol=1e-5)  # around the common mean
+    vectors = encoder.encode_documents(ENGLISH[:2])
+    # an undetected language, or one the reference lacks, stays as it is
+    assert np.allclose(full.center(vectors, [None, "pl"]), vectors, atol=1e-6)
+    assert np.allclose(measure_offsets(encoder, 0.0).center(vectors, ["en", "fr"]), vectors)
+    copy = LanguageOffsets.from_json(full.to_json())
+    assert copy.key == full.key and np.allclose(copy.center(vectors, ["fr", "en"]),
+                                                full.center(vectors, ["fr", "en"]))
 
 
-def test_a_one_language_corpus_is_left_exactly_as_it_was() -> None:
-    rng = np.random.default_rng(1)
-    vectors = unit(rng.normal(size=(20, 8)))
-    centroids = LanguageCentroids(8)
-    centroids.add(["en"] * 20, vectors)
-    centroids.apply_current()
-    assert np.allclose(centroids.center(vectors, ["en"] * 20), vectors, atol=1e-6)
-
-
-def test_removing_what_was_added_restores_the_sums_and_drift_is_detected() -> None:
-    centroids = LanguageCentroids(2)
-    centroids.add(["en", "de"], np.array([[1.0, 0.0], [0.0, 1.0]]))
-    centroids.apply_current()
-    assert not centroids.drifted(0.01)
-    centroids.add(["de"], np.array([[1.0, 0.0]]))
-    assert centroids.drifted(0.01)
-    centroids.remove(["de"], np.array([[1.0, 0.0]]))
-    assert not centroids.drifted(0.01)
-    copy = LanguageCentroids.from_json(centroids.to_json(), 2, 1.0, 10)
-    assert copy.counts == centroids.counts and not copy.drifted(1e-9)
-
-
-def test_strength_zero_leaves_vectors_alone() -> None:
-    centroids = LanguageCentroids(2, strength=0)
-    centroids.add(["en"], np.array([[0.6, 0.8]]))
-    centroids.apply_current()
-    assert np.allclose(centroids.center(np.array([[0.6, 0.8]]), ["en"]), [[0.6, 0.8]])
-
-
-def test_no_vectors_centre_to_no_vectors() -> None:
+def test_no_vectors_centre_to_no_vectors(encoder: Encoder) -> None:
     """A map or bridge over nothing (every office hidden, every chunk deleted) centres
-    an empty batch; the schema fuzz found this as a 500 on GET /bridges/map."""
-    centroids = LanguageCentroids(4)
-    centroids.add(["en", "fr"], np.eye(4, dtype=np.float32)[:2])
-    centroids.apply_current()
-    assert centroids.center(np.zeros((0, 4), np.float32), []).shape == (0, 4)
+    to an empty array rather than failing."""
+    centred = measure_offsets(encoder, 1.0).center(np.zeros((0, encoder.dimension)), [])
+    assert centred.shape == (0, encoder.dimension)
+
+
+def put(kb: KnowledgeBase, path: str, text: str, language: str) -> None:
+    meta = DocumentMeta(source_path=path, content_hash=path, office="Paris", language=language,
+                        title=path)
+    with kb.writer() as writer:
+        writer.put(meta, [NewChunk(text=text, language=language)],
+                   kb.encoder.encode_documents([text]))
+
+
+def test_a_new_strength_recentres_the_index_at_the_next_publish(settings_for,
+                                                                encoder: Encoder) -> None:
+    settings = settings_for("recentre")
+    kb = KnowledgeBase(settings, encoder)
+    put(kb, "/a.md", FRENCH[0], "fr")
+    assert kb.generation().offsets.key == offsets_key(encoder.model_id, 1.0)
+    query = "heart failure readmissions"
+    centred_score = kb.search(query, k=1, mode="dense")[0].score
+    weaker = KnowledgeBase(settings.model_copy(update={"language_centering": 0.0}), encoder)
+    # the published generation keeps the offsets its vectors were centred with
+    assert weaker.generation().offsets.key == kb.generation().offsets.key
+    put(weaker, "/b.md", FRENCH_OTHERS[0], "fr")
+    assert weaker.generation().offsets.key == offsets_key(encoder.model_id, 0.0)
+    raw_score = weaker.search(query, k=1, mode="dense")[0].score
+    expected = float(encoder.encode_query(query)[0] @ encoder.encode_documents([FRENCH[0]])[0])
+    assert abs(raw_score - expected) < 1e-4 and abs(centred_score - expected) > 1e-3

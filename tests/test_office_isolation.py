@@ -6,9 +6,8 @@ for bridges; then Boston adds documents that hold the same words, and deletes on
 answer, score included, is the same before and after, while an open search's keyword
 scores do move (so the test can tell).
 
-Language centring is off here: its per-language centroids are estimated over the whole
-corpus, so many new documents anywhere can move them (README "Access": the one channel
-left, and what it can and cannot tell).
+Language centring is on (the default): its offsets come from a parallel reference text,
+not from any office's documents.
 """
 
 from __future__ import annotations
@@ -38,9 +37,13 @@ BOSTON_FIRST = {
     "hf.md": "# Heart failure\n\nNurses call the patient when weight rises two kilograms in "
              "three days. Protocol KB-4471, KB-4471 and KB-4471.",
 }
-BOSTON_LATER = {
-    f"more-{i}.md": f"# Note {i}\n\nWeight alerts under KB-4471 and KB-4471, number {i}."
-    for i in range(6)
+BOSTON_LATER = {  # in French and Spanish too: corpus-wide language means would move
+    **{f"more-{i}.md": f"# Note {i}\n\nWeight alerts under KB-4471 and KB-4471, number {i}."
+       for i in range(2)},
+    **{f"suivi-{i}.md": f"# Suivi {i}\n\nAlertes de poids selon le protocole KB-4471, "
+                        f"note numéro {i} de l'équipe de Boston." for i in range(2)},
+    **{f"seguimiento-{i}.md": f"# Seguimiento {i}\n\nAlertas de peso según el protocolo "
+                              f"KB-4471, nota número {i} del equipo de Boston." for i in range(2)},
 }
 QUERIES = ["KB-4471", "poids deux kilos", "coaching diabète"]
 
@@ -69,7 +72,7 @@ def seen(kb: KnowledgeBase, paris_doc: int) -> dict:
 
 def test_a_hidden_office_changing_moves_nothing_a_limited_key_sees(
         settings_for, encoder: Encoder, tmp_path: Path) -> None:
-    kb = KnowledgeBase(settings_for("isolation", language_centering=0.0), encoder)
+    kb = KnowledgeBase(settings_for("isolation"), encoder)
     root = tmp_path / "share"
     write(root / "paris" / "notes", PARIS)
     write(root / "madrid" / "notes", MADRID)
