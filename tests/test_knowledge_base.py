@@ -5,13 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 from operator import attrgetter
+from typing import TYPE_CHECKING
 
 import pytest
 
 from search.embedding import Encoder
-from search.knowledge_base import MIN_DEPTH, KnowledgeBase, Writer
+from search.knowledge_base import MIN_DEPTH, KnowledgeBase
 from search.records import DocType, Filters, NewChunk, Provenance, SearchMode
 from tests.helpers import index_is_consistent, meta
+
+if TYPE_CHECKING:  # only a hint: the writer's module may move
+    from search.knowledge_base import Writer
 
 DOCS = [
     # office, language, type, date, texts
