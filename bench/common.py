@@ -1,6 +1,6 @@
 """What the benchmarks share, so each one holds only its own measurement: a scratch knowledge
-base and the model, the sample corpus's queries, BEIR sets cut down for a quick run, the
-machine's load average, percentiles and the JSON output.
+base and the model, the sample corpus's queries, BEIR sets cut down for a quick run, where an
+abstract's sentences end, the machine's load average, percentiles and the JSON output.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 from dataclasses import replace
@@ -26,6 +27,10 @@ from search.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
+
+# Where one sentence of an English abstract ends and the next begins: the benchmarks that cut
+# BEIR abstracts into chunk-sized passages cut them at the same places.
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[])")
 
 
 def scratch_knowledge_base(data_dir: Path | None = None, **overrides: Any) -> KnowledgeBase:
