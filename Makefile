@@ -46,7 +46,7 @@ test: lint /usr/bin/tesseract /usr/bin/chromium
 bench: install
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.ingest_throughput
-	$(BIN)/python -m bench.search_latency
+	$(BIN)/python -m bench.query_latency --sample
 
 clean:
 	rm -rf $(VENV) data

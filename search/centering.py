@@ -8,12 +8,16 @@ this identity and keeps the meaning (after Libovický et al., 2020, "On the
 language neutrality of pre-trained multilingual representations").
 
 The offsets are measured on a parallel reference text that ships with the
-package (``reference_sentences/``: the same sentences in each language), never on
-the corpus. A statistic over the corpus would let one office's documents move the
-scores that a key limited to other offices sees; a parallel text also measures
-language alone, since every language says the same things and topic cancels out
-of the difference of means. Measured against corpus centroids in
-``bench/language_centering.py``.
+package (``reference_text/``: the same sentences and paragraphs in each language),
+never on the corpus. A statistic over the corpus would let one office's documents
+move the scores that a key limited to other offices sees; a parallel text also
+measures language alone, since every language says the same things and topic
+cancels out of the difference of means. A language's offset depends on the length
+of the text, so its mean is taken over short texts (pairs of sentences, like
+queries) and over paragraphs (like chunks) alike. Offsets are measured from
+English, the language the offices share: an English text stays as it is, so a
+one-language English corpus ranks as without centring. Measured against no
+centring and corpus centroids in ``bench/language_centering.py``.
 
 The index stores centred, re-normalised vectors and each generation records the
 offsets it was centred with (``key``): a publish whose current offsets differ (a
@@ -31,7 +35,8 @@ from typing import Protocol
 
 import numpy as np
 
-REFERENCE_DIR = Path(__file__).resolve().parent / "reference_sentences"
+REFERENCE_DIR = Path(__file__).resolve().parent / "reference_text"
+PIVOT = "en"  # the language whose texts centring leaves as they are
 
 
 class DocumentEncoder(Protocol):
@@ -41,15 +46,23 @@ class DocumentEncoder(Protocol):
 
 
 @cache
-def reference_sentences() -> dict[str, list[str]]:
-    """The parallel reference text: language code -> its sentences, line for line."""
-    return {path.stem: path.read_text(encoding="utf-8").splitlines()
-            for path in sorted(REFERENCE_DIR.glob("*.txt"))}
+def reference_texts() -> dict[str, dict[str, list[str]]]:
+    """The parallel reference text: length class -> language code -> texts, line for line.
+
+    Short texts are consecutive pairs of the reference sentences; long ones are paragraphs.
+    """
+    def read(folder: str) -> dict[str, list[str]]:
+        return {path.stem: path.read_text(encoding="utf-8").splitlines()
+                for path in sorted((REFERENCE_DIR / folder).glob("*.txt"))}
+
+    pairs = {language: [" ".join(lines[i:i + 2]) for i in range(0, len(lines), 2)]
+             for language, lines in read("sentences").items()}
+    return {"short": pairs, "paragraphs": read("paragraphs")}
 
 
 @cache
 def _reference_digest() -> str:
-    text = json.dumps(reference_sentences(), sort_keys=True, ensure_ascii=False)
+    text = json.dumps(reference_texts(), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -94,11 +107,16 @@ class LanguageOffsets:
 
 @lru_cache(maxsize=4)
 def measure_offsets(encoder: DocumentEncoder, strength: float) -> LanguageOffsets:
-    """Each reference language's mean minus the mean of those means, as ``encoder`` sees it."""
+    """Each reference language's mean minus English's, as ``encoder`` sees them.
+
+    A language's mean is the mean of its short texts' mean and its paragraphs' mean.
+    """
     key = offsets_key(encoder.model_id, strength)
     if strength == 0:
         return LanguageOffsets(key, strength)
-    means = {language: encoder.encode_documents(sentences).mean(axis=0)
-             for language, sentences in reference_sentences().items()}
-    overall = np.mean(list(means.values()), axis=0)
-    return LanguageOffsets(key, strength, {k: m - overall for k, m in means.items()})
+    by_length = [{language: encoder.encode_documents(texts).mean(axis=0)
+                  for language, texts in by_language.items()}
+                 for by_language in reference_texts().values()]
+    means = {language: np.mean([m[language] for m in by_length], axis=0)
+             for language in by_length[0]}
+    return LanguageOffsets(key, strength, {k: m - means[PIVOT] for k, m in means.items()})

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from search.centering import LanguageOffsets, measure_offsets, offsets_key, reference_sentences
+from search.centering import (
+    PIVOT,
+    LanguageOffsets,
+    measure_offsets,
+    offsets_key,
+    reference_texts,
+)
 from search.embedding import Encoder
 from search.knowledge_base import KnowledgeBase
 from search.records import DocumentMeta, NewChunk
@@ -26,10 +32,10 @@ FRENCH_OTHERS = ["Le train pour Lyon part à huit heures depuis la gare de Lyon.
 
 
 def test_the_reference_is_a_parallel_text_in_every_default_language() -> None:
-    sentences = reference_sentences()
-    assert set(sentences) == {"en", "fr", "de", "es", "it", "pt", "nl"}
-    assert len({len(lines) for lines in sentences.values()}) == 1
-    assert all(line.strip() for lines in sentences.values() for line in lines)
+    for by_language in reference_texts().values():
+        assert set(by_language) == {"en", "fr", "de", "es", "it", "pt", "nl"}
+        assert len({len(texts) for texts in by_language.values()}) == 1
+        assert all(text.strip() for texts in by_language.values() for text in texts)
 
 
 def test_offsets_bring_translations_closer_than_same_language_texts(encoder: Encoder) -> None:
@@ -49,8 +55,8 @@ def test_offsets_bring_translations_closer_than_same_language_texts(encoder: Enc
 def test_offsets_depend_on_the_model_and_strength_only(encoder: Encoder) -> None:
     full, half = measure_offsets(encoder, 1.0), measure_offsets(encoder, 0.5)
     assert full.key == offsets_key(encoder.model_id, 1.0) != half.key
-    assert np.allclose(sum(full.offsets.values()), 0, atol=1e-5)  # around the common mean
     vectors = encoder.encode_documents(ENGLISH[:2])
+    assert np.allclose(full.center(vectors, [PIVOT] * 2), vectors, atol=1e-6)
     # an undetected language, or one the reference lacks, stays as it is
     assert np.allclose(full.center(vectors, [None, "pl"]), vectors, atol=1e-6)
     assert np.allclose(measure_offsets(encoder, 0.0).center(vectors, ["en", "fr"]), vectors)

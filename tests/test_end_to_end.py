@@ -72,7 +72,7 @@ def test_european_queries_find_boston_and_english_queries_find_europe(
 
     The small multilingual model does not put every paraphrase first, so besides
     "found on the first page" the test holds the mean reciprocal rank to the level
-    measured when it was written (see README "Quality").
+    measured when it was written (see docs/quality.md).
     """
     for finding, ranks in planted_ranks.items():
         assert ranks["to_boston_filtered"] <= 10, (finding, ranks)

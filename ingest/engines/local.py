@@ -14,7 +14,7 @@ On one machine the encoder is the wall, so everything else hides behind it:
 * vectors come from the embedding cache when a text was embedded before, and the
   model is loaded once, in this process.
 
-Measured in ``bench/ingest_throughput.py`` (README "Scale").
+Measured in ``bench/ingest_throughput.py`` (docs/performance.md).
 """
 
 from __future__ import annotations
