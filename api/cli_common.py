@@ -30,7 +30,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def open_configured_kb() -> KnowledgeBase:
     """The knowledge base, its ids shown and taken as the API's (opaque tokens)."""
-    from search.knowledge_base import ModelMismatchError
+    from search.model_guard import ModelMismatchError
     from search.opening import open_knowledge_base
     from search.public_ids import PUBLIC_IDS
 

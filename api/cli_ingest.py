@@ -60,7 +60,7 @@ def _run_and_report(run: Callable[[Callable], RunReport], as_json: bool) -> None
     never stops a run (it is in the report); only the knowledge base's own trouble does."""
     import sqlite3
 
-    from search.knowledge_base import WriterBusyError
+    from search.writer import WriterBusyError
 
     try:
         report = run(progress_bar)

@@ -23,8 +23,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from ingest.discovery import Root
 from ingest.pipeline import Ingestor
 from ingest.sources import SourcesError, load_sources
-from search.knowledge_base import KnowledgeBase, WriterBusyError
+from search.knowledge_base import KnowledgeBase
 from search.records import RunReport
+from search.writer import WriterBusyError
 
 log = logging.getLogger(__name__)
 

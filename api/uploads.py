@@ -21,8 +21,9 @@ from ingest.discovery import Root
 from ingest.filetypes import UnsupportedType, sniff
 from ingest.parsers import SUPPORTED_SUFFIXES
 from ingest.pipeline import Ingestor
-from search.knowledge_base import KnowledgeBase, WriterBusyError
+from search.knowledge_base import KnowledgeBase
 from search.records import printable
+from search.writer import WriterBusyError
 
 UPLOADS = "uploads"
 

@@ -28,7 +28,8 @@ from search.records import RunReport, SearchMode
 from search.settings import Settings
 
 if TYPE_CHECKING:
-    from search.knowledge_base import KnowledgeBase, RankedDocument
+    from search.document_ranking import RankedDocument
+    from search.knowledge_base import KnowledgeBase
 
 T = TypeVar("T")
 Progress = Callable[[Iterable[T], str], Iterable[T]]

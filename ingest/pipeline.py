@@ -22,9 +22,10 @@ from ingest.engines.base import EmbeddedFile
 from ingest.failures import failure_of, is_fatal
 from ingest.metadata import content_hash
 from ingest.preparing import Failed, Prepared, PrepareJob, PrepareSpec
-from search.knowledge_base import KnowledgeBase, Writer
+from search.knowledge_base import KnowledgeBase
 from search.records import FileFailure, FileStat, Move, RunReport
 from search.store import PathState
+from search.writer import Writer
 
 log = logging.getLogger(__name__)
 

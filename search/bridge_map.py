@@ -21,15 +21,19 @@ used, so the map of a large index stays a matter of seconds.
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 from dataclasses import dataclass
 
 import faiss
 import numpy as np
 
+from search.embedding import Encoder
+from search.generations import Generation, LiveGeneration
 from search.lexical import Analyzer
 from search.records import BridgeMap, OfficeLink, OfficeThemes, Theme, ThemeCount
 from search.settings import Settings
+from search.store import Store
 
 _LABEL_TERMS = 6
 _LINK_THEMES = 5
@@ -176,3 +180,44 @@ class MapBuilder:
         """Which of ``vectors`` have a neighbour in ``other`` at ``threshold`` or above."""
         scores, _ = other.search(np.ascontiguousarray(vectors, np.float32), 1)
         return scores[:, 0] >= threshold
+
+
+class BridgeMaps:
+    """The map of the live generation over a set of offices, drawn once and then kept."""
+
+    def __init__(self, settings: Settings, database: Store, live: LiveGeneration,
+                 encoder: Encoder) -> None:
+        self.settings = settings
+        self.database = database
+        self.live = live
+        self.encoder = encoder
+        self.builder = MapBuilder(settings, database.lexical.analyzer)
+        self._maps: dict[frozenset[str] | None, BridgeMap] = {}
+        self._lock = threading.Lock()
+
+    def get(self, offices: frozenset[str] | None = None) -> BridgeMap:
+        """The map over ``offices`` (casefolded; None: all), drawn once per generation."""
+        generation = self.live.current()
+        with self._lock:
+            drawn = self._maps.get(offices)
+            if drawn is None or drawn.generation != generation.number:
+                drawn = self._maps[offices] = self.builder.build(
+                    generation.number, self._chunks(generation, offices))
+            return drawn
+
+    def _chunks(self, generation: Generation, offices: frozenset[str] | None) -> MapChunks:
+        store = self.database
+        with store.connect() as db:
+            rows = [r for r in store.office_chunks(db, self.settings.bridge_min_tokens)
+                    if offices is None or r["office"].casefold() in offices]
+            if len(rows) > self.settings.map_sample_chunks:
+                picks = np.linspace(0, len(rows) - 1, self.settings.map_sample_chunks)
+                rows = [rows[int(i)] for i in picks]
+            stored = store.chunk_vectors(db, [r["id"] for r in rows],
+                                         self.encoder.model_id, self.encoder.dimension)
+        by_id = {r["id"]: r for r in rows}
+        rows = [by_id[int(i)] for i in stored.ids]  # both in id order, minus any gone
+        return MapChunks(ids=stored.ids, offices=[r["office"] for r in rows],
+                         documents=[r["document_id"] for r in rows],
+                         languages=[r["language"] for r in rows], texts=[r["text"] for r in rows],
+                         vectors=generation.offsets.center(stored.vectors, stored.languages))

@@ -25,12 +25,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from search import duplicates
+from search.embedding import Encoder
+from search.generations import Generation, LiveGeneration
 from search.path_names import AS_STORED
+from search.queries import QueryReader
 from search.records import (
     AlignedPassages,
     Bridge,
@@ -42,11 +44,9 @@ from search.records import (
     Passage,
     SearchMode,
 )
-from search.retrieval import Retriever
+from search.settings import Settings
+from search.store import Store
 from search.term_alignment import TermAligner
-
-if TYPE_CHECKING:
-    from search.knowledge_base import Generation
 
 # Candidates whose margin is computed: the best pairs by cosine, at least this many.
 _MIN_SCORED = 100
@@ -108,21 +108,21 @@ class _OfficeCache:
 
 
 class Bridger:
-    """Answers bridge queries with the retriever's store, generations, encoder and reader."""
+    """Answers bridge queries over the database and the live generation."""
 
-    def __init__(self, retriever: Retriever) -> None:
-        self.retriever = retriever
-        self.settings = retriever.settings
-        self.store = retriever.store
-        self.generation = retriever.generation
-        self.encoder = retriever.encoder
-        self.aligner = TermAligner(self.encoder, self.store.lexical.analyzer,
-                                   self.settings.term_similarity)
+    def __init__(self, settings: Settings, database: Store, live: LiveGeneration,
+                 reader: QueryReader, encoder: Encoder) -> None:
+        self.settings = settings
+        self.store = database
+        self.live = live
+        self.reader = reader
+        self.encoder = encoder
+        self.aligner = TermAligner(encoder, database.lexical.analyzer, settings.term_similarity)
         self._cache: _OfficeCache | None = None
         self._lock = threading.Lock()
 
     def bridge(self, query: BridgeQuery) -> BridgeResult:
-        generation = self.generation()
+        generation = self.live.current()
         cache = self._office_cache(generation)
         source = self._source(query, generation)
         targets = self._targets(cache, source.record.office, query)
@@ -137,7 +137,7 @@ class Bridger:
     # --- step 1 -------------------------------------------------------------------
     def _source(self, query: BridgeQuery, generation: Generation) -> _Source:
         if query.text is not None:
-            read = self.retriever.read(query.text, SearchMode.dense)
+            read = self.reader.read(query.text, SearchMode.dense)
             vectors = generation.offsets.center(read.vector, [read.language])
             return _Source(BridgeSource(kind="text", office=query.office, language=read.language),
                            [Passage(chunk_id=None, text=read.text, language=read.language)],

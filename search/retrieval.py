@@ -1,88 +1,79 @@
-"""From a query to ranked hits: dense, keyword (BM25) or both fused, then re-ranked.
+"""From a read query to ranked hits: dense, keyword (BM25) or both fused, then re-ranked.
 
-The steps, each a small method:
+The steps, each a small method (the query is read first: ``search.queries``):
 
-1. read the query: its free text, its "quoted phrases", its language and, unless the
-   search is keyword-only, its vector (embedded once, however deep it is then ranked);
-2. the candidate lists, both under the same filters (applied before ranking,
+1. the candidate lists, both under the same filters (applied before ranking,
    so a filtered query still fills k) and the same phrases (a hit must contain
    each one as written): the dense list from the published vector generation,
    the keyword list from the FTS5 table;
-3. fuse them (``search.fusion``) in hybrid mode;
-4. re-rank the top with the cross-encoder when one is configured;
-5. turn the chunk ids that are shown into hits with highlighted snippets.
+2. fuse them (``search.fusion``) in hybrid mode;
+3. re-rank the top with the cross-encoder when one is configured;
+4. turn the chunk ids that are shown into hits with highlighted snippets, near-duplicates
+   gathered under the first of them ("also in").
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from search import duplicates
 from search.fusion import FusionWeights, fuse
-from search.language import LanguageDetector
-from search.lexical import parse_query
+from search.generations import Generation, LiveGeneration
 from search.path_names import AS_STORED
-from search.records import Chunk, Document, DocumentSummary, Filters, Hit, SearchMode, valid_utf8
+from search.queries import Query
+from search.records import Chunk, Document, DocumentSummary, Filters, Hit, SearchMode
 from search.reranker import Reranker, load_reranker
 from search.settings import Settings
 from search.snippets import Highlighter
 from search.store import Store, filter_sql
 
-if TYPE_CHECKING:
-    from search.embedding import Encoder
-    from search.knowledge_base import Generation
 
-
-@dataclass(frozen=True)
-class Query:
-    """A query as each side reads it."""
-
-    raw: str  # what the keyword side parses (phrases in quotes)
-    text: str  # what the dense side embeds (quotes removed)
-    phrases: tuple[str, ...]
-    language: str | None
-    vector: np.ndarray | None  # ``text`` embedded (not yet centred); None for keyword-only
-
-    def lexical_languages(self, configured: Sequence[str]) -> list[str | None]:
-        """The detected language, or every configured one when none was detected."""
-        return [self.language] if self.language else list(configured)
+def _unique_documents(documents: list[DocumentSummary],
+                      home: DocumentSummary) -> list[DocumentSummary]:
+    """Each document once, never the hit's own."""
+    unique = {d.id: d for d in documents if d.id != home.id}
+    return list(unique.values())
 
 
 class Retriever:
-    """Answers queries over a store and whatever generation ``generation()`` publishes."""
+    """Ranks chunks for read queries over the database and the live generation."""
 
-    def __init__(self, settings: Settings, store: Store, generation: Callable[[], Generation],
-                 encoder: Encoder) -> None:
+    def __init__(self, settings: Settings, database: Store, live: LiveGeneration) -> None:
         self.settings = settings
-        self.store = store
-        self.generation = generation
-        self.encoder = encoder
-        self.detector = LanguageDetector(settings.languages)
-        self.highlighter = Highlighter(store.lexical.analyzer, settings.snippet_chars)
+        self.store = database
+        self.live = live
+        self.highlighter = Highlighter(database.lexical.analyzer, settings.snippet_chars)
         self.weights = FusionWeights(settings.fusion_k, settings.dense_weight,
                                      settings.lexical_weight)
         self.reranker: Reranker | None = (load_reranker(settings.reranker_path)
                                           if settings.reranker_path else None)
 
-    # --- step 1 -------------------------------------------------------------------
-    def read(self, query: str, mode: SearchMode = SearchMode.hybrid) -> Query:
-        """The query parsed, its language detected and, unless ``mode`` is keyword-only,
-        embedded: once, however many times it is then ranked."""
-        query = valid_utf8(query)
-        parsed = parse_query(query)
-        text = parsed.text or query
-        vector = self.encoder.encode_query(text) if mode != SearchMode.lexical else None
-        return Query(query, text, parsed.phrases, self.detector.detect(parsed.text), vector)
+    def search(self, query: Query, filters: Filters | None, k: int, offset: int,
+               mode: SearchMode) -> list[Hit]:
+        """The best ``k`` hits from ``offset`` on, each with its near-duplicates' documents."""
+        ranked = self.rank(query, filters, offset + 2 * k, mode)
+        hits = {hit.chunk_id: hit for hit in self.hits(query, ranked[offset:])}
+        with self.store.connect() as db:
+            twins = duplicates.chunk_twin_map(db, list(hits))
+        shown = list(duplicates.fold(list(hits), twins).items())[:k]
+        for chunk_id, folded in shown:
+            hits[chunk_id].also_in = _unique_documents([hits[i].document for i in folded],
+                                                       hits[chunk_id].document)
+        return [hits[chunk_id] for chunk_id, _ in shown]
 
-    # --- steps 2-3 ----------------------------------------------------------------
-    def ranked(self, query: Query, filters: Filters | None, depth: int,
-               mode: SearchMode) -> list[tuple[int, float]]:
-        """Chunk ids and scores, best first, at most ``depth`` of them."""
-        generation = self.generation()
+    def rank(self, query: Query, filters: Filters | None, depth: int,
+             mode: SearchMode) -> list[tuple[int, float]]:
+        """Chunk ids and scores, best first, at most ``depth`` of them: the candidates,
+        their top re-ordered by the cross-encoder when one is configured."""
+        return self._rerank(query, self._candidates(query, filters, depth, mode))
+
+    # --- steps 1-2 ----------------------------------------------------------------
+    def _candidates(self, query: Query, filters: Filters | None, depth: int,
+                    mode: SearchMode) -> list[tuple[int, float]]:
+        """The dense, keyword or fused ranking: chunk ids and scores, best first."""
+        generation = self.live.current()
         where, params = filter_sql(filters)
         languages = query.lexical_languages(self.settings.languages)
         list_depth = depth if mode != SearchMode.hybrid else max(depth,
@@ -124,17 +115,15 @@ class Retriever:
         if allowed is not None and len(allowed) == 0:
             return []
         if query.vector is None:
-            raise ValueError("a dense ranking needs a query read for it (Retriever.read)")
+            raise ValueError("a dense ranking needs a query read for it (QueryReader.read)")
         vector = generation.offsets.center(query.vector, [query.language])
         scores, ids = generation.index.search(vector, depth, allowed)
         return [(i, s) for i, s in zip(ids[0].tolist(), scores[0].tolist(), strict=True)
                 if i >= 0]
 
-    # --- steps 4-5 ----------------------------------------------------------------
-    def rank(self, query: Query, filters: Filters | None, depth: int,
-             mode: SearchMode) -> list[tuple[int, float]]:
+    # --- steps 3-4 ----------------------------------------------------------------
+    def _rerank(self, query: Query, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
         """The ranking, its top re-ordered by the cross-encoder when one is configured."""
-        ranked = self.ranked(query, filters, depth, mode)
         if self.reranker is None or not ranked:
             return ranked
         top = ranked[: self.settings.rerank_depth]

@@ -45,7 +45,7 @@ from search.records import (
     RunRecord,
     RunReport,
 )
-from search.sql import NO_FILTER, batches, placeholders
+from search.sql import NO_FILTER, batches, get_meta, placeholders
 
 SCHEMA_VERSION = "2"
 SCHEMA = """
@@ -286,16 +286,6 @@ class Store:
             else:
                 idle.connections.append(db)
 
-    # --- meta -----------------------------------------------------------------
-    @staticmethod
-    def get_meta(db: sqlite3.Connection, key: str) -> str | None:
-        row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    @staticmethod
-    def set_meta(db: sqlite3.Connection, key: str, value: str) -> None:
-        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
-
     # --- embedding cache --------------------------------------------------------
     def cached_vectors(self, model_id: str, hashes: list[str]) -> dict[str, np.ndarray]:
         """Raw vectors already computed by ``model_id`` for these chunk text hashes."""
@@ -360,12 +350,12 @@ class Store:
         (made at first use; ``search.public_ids``)."""
         if self._codec is None:
             with self.connect() as db:
-                secret = self.get_meta(db, "public_id_secret")
+                secret = get_meta(db, "public_id_secret")
                 if secret is None:
                     secret = secrets.token_hex(32)
                     db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES"
                                " ('public_id_secret', ?)", (secret,))
-                    secret = self.get_meta(db, "public_id_secret") or secret
+                    secret = get_meta(db, "public_id_secret") or secret
             self._codec = IdCodec(bytes.fromhex(secret))
         return self._codec
 

@@ -11,7 +11,8 @@ import pytest
 
 from search.embedding import Encoder, load_encoder
 from search.embedding.models import Precision
-from search.knowledge_base import KnowledgeBase, ModelMismatchError
+from search.knowledge_base import KnowledgeBase
+from search.model_guard import ModelMismatchError
 from search.settings import Settings
 
 # The same findings in the languages the offices write; each row is one translation pair's

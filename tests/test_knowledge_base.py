@@ -9,13 +9,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from search.document_ranking import MIN_DEPTH
 from search.embedding import Encoder
-from search.knowledge_base import MIN_DEPTH, KnowledgeBase
+from search.knowledge_base import KnowledgeBase
 from search.records import DocType, Filters, NewChunk, Provenance, SearchMode
+from search.sql import get_meta
 from tests.helpers import index_is_consistent, meta
 
 if TYPE_CHECKING:  # only a hint: the writer's module may move
-    from search.knowledge_base import Writer
+    from search.writer import Writer
 
 DOCS = [
     # office, language, type, date, texts
@@ -198,7 +200,7 @@ def test_failed_publish_changes_nothing(filled: KnowledgeBase, encoder: Encoder,
         seen["new chunks"] = db.execute("SELECT count(*) FROM chunks WHERE text LIKE"
                                         " 'A kiosk pilot%'").fetchone()[0]
         seen["paths"] = {r[0] for r in db.execute("SELECT source_path FROM paths")}
-        seen["generation"] = filled.store.get_meta(db, "generation")
+        seen["generation"] = get_meta(db, "generation")
         raise InjectedFailure(point)
 
     with monkeypatch.context() as patch:

@@ -17,7 +17,8 @@ from pymilvus import MilvusClient
 
 from search.embedding import Encoder
 from search.index import FaissIndex, VectorIndex, index_class
-from search.knowledge_base import KnowledgeBase, ModelMismatchError
+from search.knowledge_base import KnowledgeBase
+from search.model_guard import ModelMismatchError
 from search.records import DocumentMeta, Filters, NewChunk
 from search.settings import Settings
 from tests.helpers import CORPUS
@@ -136,7 +137,7 @@ def test_a_knowledge_base_on_milvus_publishes_generations_through_an_alias(
     assert milvus.describe_alias("bridge_live")["collection_name"] == pointed(kb, 2)
     # an abandoned private copy (a publish that failed) is dropped by the next prune
     with kb.store.connect() as db:
-        kb.load_generation(db).index.delete(np.array([1], np.int64))
+        kb.generation_files.load(db).index.delete(np.array([1], np.int64))
     with kb.writer() as writer:
         writer.delete("/Paris.md")
     assert kb.status()["generation"] == 3 and kb.status()["vectors"] == 6

@@ -14,7 +14,8 @@ from search.embedding import Encoder, configured_encoder, load_encoder
 from search.embedding.e5_convert import read_e5_file
 from search.embedding.models import BUILTIN_MODELS, E5_SMALL, resolve_model
 from search.embedding.onnx_query import OnnxQueries
-from search.knowledge_base import KnowledgeBase, ModelMismatchError
+from search.knowledge_base import KnowledgeBase
+from search.model_guard import ModelMismatchError
 from search.settings import Settings
 
 SENTENCES = [

@@ -16,7 +16,8 @@ from api.reindex import add_reindex_job, parse_every, reindex, schedule_trigger
 from ingest.discovery import Root
 from ingest.pipeline import Ingestor
 from ingest.sources import SourcesError, load_sources
-from search.knowledge_base import KnowledgeBase, WriterBusyError
+from search.knowledge_base import KnowledgeBase
+from search.writer import WriterBusyError
 from tests.helpers import index_is_consistent
 
 TOPICS = {

@@ -17,8 +17,8 @@ from api.schemas import (
     ReindexStarted,
 )
 from ingest.sources import SourcesError
-from search.knowledge_base import WriterBusyError
 from search.records import RunRecord
+from search.writer import WriterBusyError
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 

@@ -35,7 +35,7 @@ from api.schemas import (
     UploadAccepted,
 )
 from ingest.filetypes import UnsupportedType
-from search.knowledge_base import KnowledgeBase, WriterBusyError
+from search.knowledge_base import KnowledgeBase
 from search.public_ids import DOCUMENT, stored_id
 from search.records import (
     MAX_FILTER_VALUES,
@@ -46,6 +46,7 @@ from search.records import (
     FilterValue,
     Label,
 )
+from search.writer import WriterBusyError
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 

@@ -1,0 +1,49 @@
+"""Reading a query: its free text, its "quoted phrases", its language and its vector.
+
+A query is read once, however deep it is then ranked: searches, document rankings and
+bridges from free text all start from a ``Query``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from search.embedding import Encoder
+from search.language import LanguageDetector
+from search.lexical import parse_query
+from search.records import SearchMode, valid_utf8
+
+
+@dataclass(frozen=True)
+class Query:
+    """A query as each side reads it."""
+
+    raw: str  # what the keyword side parses (phrases in quotes)
+    text: str  # what the dense side embeds (quotes removed)
+    phrases: tuple[str, ...]
+    language: str | None
+    vector: np.ndarray | None  # ``text`` embedded (not yet centred); None for keyword-only
+
+    def lexical_languages(self, configured: Sequence[str]) -> list[str | None]:
+        """The detected language, or every configured one when none was detected."""
+        return [self.language] if self.language else list(configured)
+
+
+class QueryReader:
+    """Parses queries, detects their language and embeds them."""
+
+    def __init__(self, encoder: Encoder, detector: LanguageDetector) -> None:
+        self.encoder = encoder
+        self.detector = detector
+
+    def read(self, query: str, mode: SearchMode = SearchMode.hybrid) -> Query:
+        """The query parsed, its language detected and, unless ``mode`` is keyword-only,
+        embedded."""
+        query = valid_utf8(query)
+        parsed = parse_query(query)
+        text = parsed.text or query
+        vector = self.encoder.encode_query(text) if mode != SearchMode.lexical else None
+        return Query(query, text, parsed.phrases, self.detector.detect(parsed.text), vector)

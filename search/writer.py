@@ -1,0 +1,278 @@
+"""The single writer of a data directory: its lock, and publishing writes as one generation.
+
+Writes collect in a ``Writer`` and become visible together: a publish stores the rows, writes
+the next index generation and names it in one SQLite transaction (``search.generations``).
+One process at a time may write; the lock says who holds it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from search import duplicates
+from search.centering import measure_offsets, offsets_key
+from search.embedding import Encoder
+from search.generations import GENERATION_META, OFFSETS_META, Generation, GenerationFiles
+from search.records import DocumentMeta, FileStat, NewChunk
+from search.settings import Settings
+from search.sql import get_meta, set_meta
+from search.store import Store
+
+log = logging.getLogger(__name__)
+
+_LOCK_POLL_S = 0.2  # how often a waiting writer tries the lock again
+
+
+class WriterBusyError(RuntimeError):
+    """Another run holds this data directory's write lock. The message says since when; the
+    holder's process id (``pid``) is for the operator's command line, never for clients."""
+
+    def __init__(self, since: str, pid: int | None) -> None:
+        super().__init__(f"a re-index is already running since {since}; try again when it "
+                         "has finished")
+        self.pid = pid
+
+
+def _holder(lock: IO[str]) -> dict:
+    lock.seek(0)
+    try:
+        return json.loads(lock.read() or "{}")
+    except json.JSONDecodeError:
+        return {}
+
+
+def _busy(lock: IO[str]) -> WriterBusyError:
+    holder = _holder(lock)
+    pid = holder.get("pid")
+    return WriterBusyError(str(holder.get("since", "?")), pid if isinstance(pid, int) else None)
+
+
+def _take_over(lock: IO[str]) -> None:
+    """Write this process into the lock file, noting a dead holder it replaces."""
+    previous = _holder(lock)
+    if previous.get("pid"):
+        log.warning("took over the write lock left by pid %s (started %s), which is gone",
+                    previous["pid"], previous.get("since"))
+    lock.seek(0)
+    lock.truncate(0)
+    lock.write(json.dumps({"pid": os.getpid(),
+                           "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}))
+    lock.flush()
+
+
+@contextmanager
+def write_lock(data_dir: Path, wait_s: float = 0.0) -> Iterator[None]:
+    """Hold the data directory's write lock for the block.
+
+    The lock is an ``flock`` on ``write.lock``: the kernel drops it when its process dies, so
+    a lock left by a killed run is simply taken over. The file names the holder so that a
+    second writer can say who is at work. A writer that finds it held waits up to ``wait_s``
+    for it, then raises ``WriterBusyError``.
+    """
+    deadline = time.monotonic() + wait_s
+    with open(data_dir / "write.lock", "a+") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _busy(lock) from None
+                time.sleep(_LOCK_POLL_S)
+        _take_over(lock)
+        try:
+            yield
+        finally:
+            lock.truncate(0)
+
+
+@dataclass
+class _Put:
+    meta: DocumentMeta
+    chunks: list[NewChunk]
+    vectors: np.ndarray
+    stat: FileStat | None
+    source: str | None
+    replace: bool
+
+
+@dataclass
+class _Link:
+    source_path: str
+    content_hash: str
+    stat: FileStat | None
+    source: str | None
+    meta: DocumentMeta | None
+
+
+@dataclass
+class _Changes:
+    """What one publish did to the vectors: the index follows it."""
+
+    added_ids: list[int] = field(default_factory=list)
+    added_languages: list[str | None] = field(default_factory=list)
+    added_vectors: list[np.ndarray] = field(default_factory=list)
+    removed_ids: list[int] = field(default_factory=list)
+
+
+class Writer:
+    """Collects document writes and publishes them as one new index generation.
+
+    A document is one distinct content; paths point at it. ``put`` stores new
+    content under a path, ``link`` points a path at content already stored (a
+    moved or duplicated file), ``delete`` forgets a path. Content no path names
+    any more leaves the database and every index in the same publish.
+    """
+
+    def __init__(self, settings: Settings, database: Store, files: GenerationFiles,
+                 encoder: Encoder) -> None:
+        self.settings = settings
+        self.database = database
+        self.files = files
+        self.encoder = encoder
+        self.rules = duplicates.TwinRules(settings.duplicate_similarity,
+                                          settings.duplicate_coverage)
+        self._puts: dict[str, _Put] = {}
+        self._links: list[_Link] = []
+        self._deletes: list[str] = []
+
+    def put(self, meta: DocumentMeta, chunks: list[NewChunk], vectors: np.ndarray,
+            stat: FileStat | None = None, source: str | None = None,
+            replace: bool = False) -> None:
+        """Store a document under ``meta.source_path`` (the last put of a path wins).
+
+        When its content is already stored the path is linked to it instead,
+        unless ``replace`` asks to re-chunk the stored content.
+        """
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk")
+        self._puts.pop(meta.source_path, None)
+        self._puts[meta.source_path] = _Put(meta, chunks, vectors, stat, source, replace)
+
+    def link(self, source_path: str, content_hash: str, stat: FileStat | None = None,
+             source: str | None = None, meta: DocumentMeta | None = None) -> None:
+        """Point a path at stored content; ``meta`` (a moved file's) replaces its metadata."""
+        self._links.append(_Link(source_path, content_hash, stat, source, meta))
+
+    def delete(self, source_path: str) -> None:
+        self._deletes.append(source_path)
+
+    @property
+    def pending(self) -> int:
+        return len(self._puts) + len(self._links) + len(self._deletes)
+
+    def publish(self) -> int:
+        """Make every pending write visible at once; returns the published generation.
+
+        The generation number only moves when the vectors changed: a publish of
+        moves and metadata alone keeps serving the same index file.
+        """
+        store = self.database
+        with store.connect() as db:
+            live = self.files.load(db)
+            changes = _Changes()
+            orphans: set[int] = set()
+            for put in self._puts.values():
+                orphans |= self._apply_put(db, put, changes)
+            for link in self._links:
+                orphans |= self._apply_link(db, link)
+            for source_path in self._deletes:
+                orphans.add(store.unlink_path(db, source_path) or 0)
+            changes.removed_ids += store.delete_orphans(db, orphans - {0})
+            published = self._publish_vectors(db, live, changes)
+            store.lexical.mark_changed(db)
+            if published.number != live.number:
+                self._find_twins(db, published, changes)
+        self._puts, self._links, self._deletes = {}, [], []
+        self.files.announce(published.number)
+        self.files.prune(published.number)
+        return published.number
+
+    def _apply_put(self, db: sqlite3.Connection, put: _Put, changes: _Changes) -> set[int]:
+        store, model_id = self.database, self.encoder.model_id
+        doc_id = store.document_id_by_hash(db, put.meta.content_hash)
+        store_chunks = doc_id is None or put.replace  # else only the path is new
+        if doc_id is None:
+            doc_id = store.insert_document(db, put.meta, len(put.chunks))
+        elif put.replace:
+            changes.removed_ids += store.delete_chunks(db, [doc_id])
+            store.update_document(db, doc_id, put.meta, len(put.chunks))
+        if store_chunks and put.chunks:
+            changes.added_ids += store.insert_chunks(db, doc_id, put.meta.language, put.chunks,
+                                                     put.vectors, model_id)
+            changes.added_languages += [c.language or put.meta.language for c in put.chunks]
+            changes.added_vectors.append(put.vectors)
+        before = store.link_path(db, put.meta.source_path, doc_id, put.stat, put.source)
+        return {before} if before not in (None, doc_id) else set()
+
+    def _apply_link(self, db: sqlite3.Connection, link: _Link) -> set[int]:
+        store = self.database
+        doc_id = store.document_id_by_hash(db, link.content_hash)
+        if doc_id is None:
+            raise LookupError(f"no stored content {link.content_hash} for {link.source_path}")
+        before = store.link_path(db, link.source_path, doc_id, link.stat, link.source)
+        if link.meta is not None:
+            store.update_document(db, doc_id, link.meta)
+        return {before} if before not in (None, doc_id) else set()
+
+    def _publish_vectors(self, db: sqlite3.Connection, live: Generation,
+                         changes: _Changes) -> Generation:
+        """Apply the changes to the index; write a generation if the vectors moved.
+
+        The whole index is rebuilt from the raw vectors when its language offsets are
+        stale (see ``search.centering``) or when an exact index outgrows its limit (it is
+        rebuilt approximate).
+        """
+        index = live.index
+        if changes.removed_ids:
+            index.delete(np.array(changes.removed_ids, np.int64))
+        centering = self.settings.language_centering
+        stale = live.offsets.key != offsets_key(self.encoder.model_id, centering)
+        if not changes.added_ids and not changes.removed_ids and not stale:
+            return live
+        outgrown = index.exact and len(index) + len(changes.added_ids) > \
+            self.settings.index_exact_limit
+        offsets = measure_offsets(self.encoder, centering) if stale else live.offsets
+        if stale or outgrown:
+            stored = self.database.all_vectors(db, self.encoder.model_id, self.encoder.dimension)
+            index = self.files.new_index(len(stored.ids))
+            index.add(stored.ids, offsets.center(stored.vectors, stored.languages))
+        elif changes.added_ids:
+            index.add(np.array(changes.added_ids, np.int64),
+                      offsets.center(np.concatenate(changes.added_vectors),
+                                     changes.added_languages))
+        number = live.number + 1
+        self.files.write(index, number)
+        set_meta(db, GENERATION_META, str(number))
+        set_meta(db, OFFSETS_META, offsets.to_json())
+        return Generation(number, index, offsets)
+
+    def _find_twins(self, db: sqlite3.Connection, published: Generation,
+                    changes: _Changes) -> None:
+        """Range-search the new chunks for near-duplicates (all chunks, the first time)."""
+        if get_meta(db, duplicates.SEARCHED_KEY):
+            if not changes.added_ids:
+                return
+            ids = np.array(changes.added_ids, np.int64)
+            vectors = published.offsets.center(np.concatenate(changes.added_vectors),
+                                               changes.added_languages)
+        else:
+            stored = self.database.all_vectors(db, self.encoder.model_id, self.encoder.dimension)
+            ids, vectors = stored.ids, published.offsets.center(stored.vectors,
+                                                                stored.languages)
+        affected = duplicates.find_chunk_twins(db, published.index, ids, vectors, self.rules)
+        duplicates.confirm_document_twins(db, affected, self.rules)
+        set_meta(db, duplicates.SEARCHED_KEY, "1")
