@@ -34,16 +34,21 @@ MADRID = {
                              "cuando su peso sube dos kilos en tres días. Protocolo KB-4471.",
 }
 BOSTON_FIRST = {
-    "hf.md": "# Heart failure\n\nNurses call the patient when weight rises two kilograms in "
-             "three days. Protocol KB-4471, KB-4471 and KB-4471.",
+    "hf.md": "# Heart failure\n\nProtocol KB-4471 sets the weekly calls of the heart failure "
+             "clinic: KB-4471 and KB-4471.",
+    "retention.md": "# Retention\n\nThe diabetes coaching app keeps 60% of its users after "
+                    "three months.",
+    **{f"topic-{i}.md": f"# {topic}\n\nThe {topic} team met the hospital buyers in week {i}."
+       for i, topic in enumerate(["Sleep apnea", "Asthma", "Tinnitus", "Dermatology"])},
 }
 BOSTON_LATER = {  # in French and Spanish too: corpus-wide language means would move
     **{f"more-{i}.md": f"# Note {i}\n\nWeight alerts under KB-4471 and KB-4471, number {i}."
        for i in range(2)},
-    **{f"suivi-{i}.md": f"# Suivi {i}\n\nAlertes de poids selon le protocole KB-4471, "
-                        f"note numéro {i} de l'équipe de Boston." for i in range(2)},
-    **{f"seguimiento-{i}.md": f"# Seguimiento {i}\n\nAlertas de peso según el protocolo "
-                              f"KB-4471, nota número {i} del equipo de Boston." for i in range(2)},
+    **{f"suivi-{i}.md": f"# Suivi {i}\n\nLes infirmières suivent le poids des patients chaque "
+                        f"matin, note numéro {i} de l'équipe de Boston." for i in range(3)},
+    **{f"seguimiento-{i}.md": f"# Seguimiento {i}\n\nLas enfermeras siguen el peso de los "
+                              f"pacientes cada mañana, nota número {i} del equipo de Boston."
+       for i in range(3)},
 }
 QUERIES = ["KB-4471", "poids deux kilos", "coaching diabète"]
 
@@ -87,7 +92,7 @@ def test_a_hidden_office_changing_moves_nothing_a_limited_key_sees(
     write(root / "boston" / "notes", BOSTON_LATER)
     (root / "boston" / "notes" / "hf.md").unlink()
     report = Ingestor(kb).run([root])
-    assert len(report.added) == 6 and len(report.deleted) == 1
+    assert len(report.added) == 8 and len(report.deleted) == 1
 
     assert seen(kb, paris_doc) == before
     open_after = kb.search("KB-4471", None, k=10, mode=SearchMode.lexical)
