@@ -42,8 +42,7 @@ TIMEOUT_MS = 60_000  # a shared 2-core machine; the first bridge query warms wor
 
 PLANTED = {f["id"]: f for f in yaml.safe_load((CORPUS / "planted.yaml").read_text("utf-8"))}
 HF = PLANTED["hf-weight-alert"]
-FRENCH_QUERY = ("les alertes de prise de poids réduisent les réhospitalisations pour "
-                "insuffisance cardiaque")
+FRENCH_QUERY = "les alertes de prise de poids réduisent les réhospitalisations"  # README's
 SILENTIA_BERLIN = "berlin/decks/2023-10-silentia-deck.pdf"
 SILENTIA_MADRID = "madrid/decks/2023-11-silentia-deck-compartido.pdf"
 
