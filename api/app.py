@@ -69,11 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.kb = open_knowledge_base(settings)
         threading.Thread(target=app.state.kb.encoder.prepare_queries, name="query-encoder",
                          daemon=True).start()  # searches wait for it only if it is not done
-        app.state.keys = KeyStore(app.state.kb.store)
-        app.state.sessions = SessionStore(app.state.kb.store,
+        app.state.keys = KeyStore(app.state.kb.database)
+        app.state.sessions = SessionStore(app.state.kb.database,
                                           dt.timedelta(hours=settings.session_hours))
         app.state.scheduler = _reindex_scheduler(app.state.kb) if settings.reindex_cron else None
-        app.state.jobs = JobStore(app.state.kb.store)
+        app.state.jobs = JobStore(app.state.kb.database)
         app.state.job_runner = JobRunner(app.state.kb, app.state.jobs)
         app.state.job_runner.start()
         yield

@@ -38,7 +38,7 @@ def open_configured_kb() -> KnowledgeBase:
         kb = open_knowledge_base(get_settings())
     except ModelMismatchError as exc:
         fail(str(exc))
-    PUBLIC_IDS.set(kb.store.id_codec())
+    PUBLIC_IDS.set(kb.id_codec())
     return kb
 
 

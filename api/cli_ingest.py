@@ -134,7 +134,7 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Past ingest and re-index runs, newest first, with what each changed."""
-    records = open_configured_kb().store.runs(limit)
+    records = open_configured_kb().runs(limit)
     if as_json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
         return

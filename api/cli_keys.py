@@ -20,9 +20,9 @@ keys_app = typer.Typer(help="API keys: create, list, revoke (stored hashed).",
 def _key_store() -> KeyStore:
     """The key store of the configured data directory."""
     from api.keys import KeyStore
-    from search.store import Store
+    from search.database import Database
 
-    return KeyStore(Store(get_settings().db_path))
+    return KeyStore(Database(get_settings().db_path))
 
 
 @keys_app.command("create")

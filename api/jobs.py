@@ -22,8 +22,8 @@ from typing import Any
 
 from api import uploads
 from api.schemas import JobFile, JobRecord
+from search.database import Database
 from search.knowledge_base import KnowledgeBase
-from search.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def _now() -> str:
 class JobStore:
     """The ``upload_jobs`` table."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Database) -> None:
         self.store = store
         with store.connect() as db:
             db.execute(SCHEMA)

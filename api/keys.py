@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
-from search.store import Store
+from search.database import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -74,7 +74,7 @@ def key_from_row(row: sqlite3.Row) -> ApiKey:
 class KeyStore:
     """The ``api_keys`` table of a knowledge base's database."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Database) -> None:
         self.store = store
         with store.connect() as db:
             db.execute(SCHEMA)

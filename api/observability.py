@@ -109,7 +109,7 @@ class KnowledgeBaseCollector:
         if kb is None:  # before the lifespan opened it
             return
         yield from index_metrics(kb.status())
-        last = kb.store.runs(limit=1)
+        last = kb.runs(limit=1)
         if last:
             yield from run_metrics(last[0])
 

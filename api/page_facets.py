@@ -19,7 +19,7 @@ LANGUAGES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish",
 def document_counts(kb: KnowledgeBase, filters: Filters | None = None) -> dict[str, Counter[str]]:
     """Documents per office, region, type and language (those passing ``filters``): the
     options the filters offer, and their counts when there is no query."""
-    return kb.store.facet_counts(filters, list(FACETS))
+    return kb.facet_counts(filters, list(FACETS))
 
 
 def result_counts(results: list[DocumentHits]) -> dict[str, Counter[str]]:

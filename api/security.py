@@ -78,8 +78,8 @@ class ShownRecords:
         if kb is None:
             await self.app(scope, receive, send)
             return
-        paths = SHOWN_PATHS.set(on_first_use(kb.store.path_namer))
-        ids = PUBLIC_IDS.set(kb.store.id_codec())
+        paths = SHOWN_PATHS.set(on_first_use(kb.path_namer))
+        ids = PUBLIC_IDS.set(kb.id_codec())
         try:
             await self.app(scope, receive, send)
         finally:

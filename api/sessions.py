@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 
 from api.keys import ApiKey, key_from_row
-from search.store import Store
+from search.database import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -47,7 +47,7 @@ def _now() -> str:
 class SessionStore:
     """The ``sessions`` table beside the keys it refers to."""
 
-    def __init__(self, store: Store, lifetime: dt.timedelta) -> None:
+    def __init__(self, store: Database, lifetime: dt.timedelta) -> None:
         self.store = store
         self.lifetime = lifetime
         with store.connect() as db:

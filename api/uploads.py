@@ -111,7 +111,7 @@ def ingest(kb: KnowledgeBase, files: list[Received], metadata: dict[str, Any],
             f.stored.unlink(missing_ok=True)
             outcomes.append(Outcome(f.client_name, None, "failed", failed[path]))
             continue
-        known = kb.store.known_paths(path).get(path)
+        known = kb.known_paths(path).get(path)
         outcomes.append(Outcome(f.client_name, known.document_id if known else None,
                                 "duplicate" if path in duplicates else "added"))
     return outcomes

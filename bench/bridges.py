@@ -44,6 +44,8 @@ from bench.common import REPO, emit, log, new_workdir, percentile, scratch_knowl
 from evaluation.beir import read_qrels, read_texts
 from ingest.pipeline import Ingestor
 from search.bridges import BridgeQuery
+from search.chunks import document_chunk_ids
+from search.embedding_cache import chunk_vectors
 from search.knowledge_base import KnowledgeBase
 from search.records import BridgeResult, Document
 
@@ -211,8 +213,9 @@ def bridge_direction(kb: KnowledgeBase, parallel: ParallelSet, catalogue: Catalo
 # --- the cosine baseline ---------------------------------------------------------------
 def chunk_ids(kb: KnowledgeBase, catalogue: Catalogue, office: str) -> dict[int, Key]:
     """Chunk id -> dataset key, for the office's one-chunk documents."""
-    return {kb.store.document_chunk_ids(doc_id)[0]: key
-            for doc_id, keys in catalogue.keys.items() for key in keys if key[0] == office}
+    with kb.database.connect() as db:
+        return {document_chunk_ids(db, doc_id)[0]: key
+                for doc_id, keys in catalogue.keys.items() for key in keys if key[0] == office}
 
 
 def baseline_direction(kb: KnowledgeBase, parallel: ParallelSet, catalogue: Catalogue,
@@ -221,9 +224,8 @@ def baseline_direction(kb: KnowledgeBase, parallel: ParallelSet, catalogue: Cata
     sources = chunk_ids(kb, catalogue, source.office)
     targets = chunk_ids(kb, catalogue, target.office)
     generation = kb.generation()
-    with kb.store.connect() as db:
-        stored = kb.store.chunk_vectors(db, list(sources), kb.encoder.model_id,
-                                        kb.encoder.dimension)
+    with kb.database.connect() as db:
+        stored = chunk_vectors(db, list(sources), kb.encoder.model_id, kb.encoder.dimension)
     vectors = generation.offsets.center(stored.vectors, stored.languages)
     _, found = generation.index.search(vectors, K, np.array(sorted(targets), dtype=np.int64))
     ranks: list[int | None] = []

@@ -39,6 +39,7 @@ from bench.common import (
 from evaluation.beir import read_jsonl
 from ingest.pipeline import Ingestor
 from search.embedding import Encoder
+from search.embedding_cache import all_vectors
 from search.settings import Settings
 
 COSINE_RANGE = (0.90, 0.97)
@@ -70,8 +71,8 @@ def corpus_vectors() -> tuple[np.ndarray, Encoder]:
     kb = scratch_knowledge_base()
     log(f"ingesting {CORPUS} into {kb.settings.data_dir}")
     Ingestor(kb).run([CORPUS])
-    with kb.store.connect() as db:
-        stored = kb.store.all_vectors(db, kb.encoder.model_id, kb.encoder.dimension)
+    with kb.database.connect() as db:
+        stored = all_vectors(db, kb.encoder.model_id, kb.encoder.dimension)
     return np.ascontiguousarray(stored.vectors, dtype=np.float32), kb.encoder
 
 

@@ -37,9 +37,10 @@ def main() -> None:
     kb.encoder.encode_documents(texts)
     encode_s = time.perf_counter() - started
 
-    engine = Ingestor(scratch_knowledge_base(ingest_workers=args.workers)).engine
+    ingestor = Ingestor(scratch_knowledge_base(ingest_workers=args.workers))
+    engine = ingestor.engine
     assert isinstance(engine, LocalEngine)
-    report = Ingestor(engine.kb).run([args.folder])
+    report = Ingestor(ingestor.kb).run([args.folder])
     tokens = sum(kb.encoder.count_tokens(t) for t in texts)
     result = {
         "folder": str(args.folder),

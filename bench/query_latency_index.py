@@ -157,7 +157,7 @@ def build(data_dir: Path, size: int, n_real: int, sigma: float, seed: int,
         built = json.loads(marker.read_text())
         if {k: built.get(k) for k in wanted} == wanted:
             kb = scratch_knowledge_base(data_dir)
-            if kb.store.counts()["chunks"] == size:
+            if kb.status()["chunks"] == size:
                 log(f"reusing {data_dir} ({size} chunks)")
                 return {**built, "reused": True}
     shutil.rmtree(data_dir, ignore_errors=True)
@@ -196,7 +196,7 @@ def build(data_dir: Path, size: int, n_real: int, sigma: float, seed: int,
                 pending = 0
                 log(f"  published {start + len(block)}/{size} chunks "
                     f"({time.perf_counter() - build_started:.0f}s)")
-    counts = kb.store.counts()
+    counts = kb.status()
     if counts["chunks"] != size:
         raise RuntimeError(f"built {counts['chunks']} chunks, wanted {size}")
     tokens = [c.n_tokens for c in chunks]

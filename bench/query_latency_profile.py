@@ -75,17 +75,17 @@ def profile(data_dir: Path, claims: list[str], n: int, threads: int | None) -> d
     for query in claims[-5:]:
         kb.search(query, k=10, mode="hybrid")
     timers = _Timers()
-    timers.wrap(retriever.detector, "detect", "language_detection")
+    timers.wrap(kb.query_reader.detector, "detect", "language_detection")
     timers.wrap(kb.encoder, "encode_queries", "query_embedding")
-    timers.wrap(kb.store.lexical, "search", "fts5_bm25")
+    timers.wrap(kb.lexical, "search", "fts5_bm25")
     timers.wrap(FaissIndex, "search", "faiss_search")
-    timers.wrap(kb.store, "chunk_languages", "chunk_languages_for_fusion")
+    timers.wrap(retrieval, "chunk_languages", "chunk_languages_for_fusion")
     timers.wrap(retrieval, "fuse", "rrf_fusion")
-    timers.wrap(kb.store, "chunks_by_id", "chunk_fetch")
+    timers.wrap(retrieval, "chunks_by_id", "chunk_fetch")
     timers.wrap(retriever.highlighter, "query_terms", "highlight_query_terms")
     timers.wrap(retriever.highlighter, "snippet", "snippets")
     timers.wrap(retriever, "_hit", "hit_models_incl_snippets")
-    timers.wrap(retriever, "generation", "generation_check")
+    timers.wrap(kb.live_generation, "current", "generation_check")
     total = 0.0
     serialise = 0.0
     with timers.installed():
@@ -124,7 +124,7 @@ def profile(data_dir: Path, claims: list[str], n: int, threads: int | None) -> d
     by_self = sorted(rows, reverse=True)[:12]
     by_cum = sorted(rows, key=lambda r: r[1], reverse=True)[:25]
     return {
-        "queries": n, "chunks": kb.store.counts()["chunks"], "load_avg": load_average(),
+        "queries": n, "chunks": kb.status()["chunks"], "load_avg": load_average(),
         "torch_threads": torch.get_num_threads(),
         "ms_per_query": dict(sorted(stages.items(), key=lambda kv: -kv[1])),
         "cprofile_self_ms_per_query": [

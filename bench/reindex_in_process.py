@@ -83,7 +83,7 @@ def timed_reindex(kb: KnowledgeBase, roots: list[Root]) -> tuple[float, RunRepor
 
 
 def file_chunks(kb: KnowledgeBase, path: Path) -> int:
-    with kb.store.connect() as db:
+    with kb.database.connect() as db:
         row = db.execute("SELECT d.n_chunks FROM paths p JOIN documents d ON d.id = p.document_id"
                          " WHERE p.source_path = ?", (str(path.resolve()),)).fetchone()
     return int(row[0]) if row else 0

@@ -122,7 +122,7 @@ def run_bridge(dataset_dir: Path, dataset: Dataset, settings: Settings,
                "model_load_s": round(model_load_s, 3), "index_s": report.seconds,
                "index_cpu_s": round(index_cpu_s, 1),
                "documents_indexed": len(report.added) + len(report.duplicates),
-               "failed_files": len(report.failed), "chunks": kb.store.counts()["chunks"],
+               "failed_files": len(report.failed), "chunks": kb.status()["chunks"],
                "embedded_chunks": report.chunks_embedded,
                "torch_threads": torch.get_num_threads(), "load_avg_before": load_before,
                "load_avg_after": load_average()}

@@ -22,9 +22,12 @@ from ingest.engines.base import EmbeddedFile
 from ingest.failures import failure_of, is_fatal
 from ingest.metadata import content_hash
 from ingest.preparing import Failed, Prepared, PrepareJob, PrepareSpec
+from search.documents import PathState, document_id_by_hash, touch_path
+from search.embedding_cache import prune_vectors
 from search.knowledge_base import KnowledgeBase
+from search.path_names import remember
 from search.records import FileFailure, FileStat, Move, RunReport
-from search.store import PathState
+from search.runs import finish_run, run_progress, start_run
 from search.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -69,14 +72,17 @@ class Ingestor:
         """
         roots = [r if isinstance(r, Root) else Root(Path(r)) for r in roots]
         with self.kb.writer(wait_s) as writer:
-            run_id = self.kb.store.start_run(kind, trigger)
+            with self.kb.database.connect() as db:
+                run_id = start_run(db, kind, trigger)
             on_start(run_id)
             try:
                 report = _Run(self, writer, run_id, ahead or {}).run(roots, progress)
             except BaseException as exc:
-                self.kb.store.finish_run(run_id, None, f"{type(exc).__name__}: {exc}")
+                with self.kb.database.connect() as db:
+                    finish_run(db, run_id, None, f"{type(exc).__name__}: {exc}")
                 raise
-            self.kb.store.finish_run(run_id, report, None)
+            with self.kb.database.connect() as db:
+                finish_run(db, run_id, report, None)
         log.info("run %d (%s, %s): %s", run_id, kind, trigger, report.summary())
         return report
 
@@ -89,8 +95,8 @@ class Ingestor:
         for file in files:
             try:
                 digest = content_hash(file.path, file.root.identity)
-                with self.kb.store.connect() as db:
-                    if self.kb.store.document_id_by_hash(db, digest) is not None:
+                with self.kb.database.connect() as db:
+                    if document_id_by_hash(db, digest) is not None:
                         continue
                 stat = file.path.stat()
             except OSError:  # the run reports it
@@ -150,8 +156,9 @@ class _Run:
         files, self.report.failed = discover(roots)
         for root in roots:
             if root.path.exists():  # a missing root (an unmounted share) deletes nothing
-                self.known.update(self.kb.store.known_paths(str(root.path.resolve())))
-                self.kb.store.remember_root(str(root.path.resolve()), shown_name(root))
+                self.known.update(self.kb.known_paths(str(root.path.resolve())))
+                with self.kb.database.connect() as db:
+                    remember(db, str(root.path.resolve()), shown_name(root))
         on_disk = {f.source_path for f in files}
         for path, state in self.known.items():
             if path not in on_disk:
@@ -159,7 +166,8 @@ class _Run:
         last_progress = 0.0
         for done, _ in enumerate(progress(_Sized(self._finished(files), len(files))), 1):
             if time.monotonic() - last_progress > PROGRESS_EVERY_S:
-                self.kb.store.run_progress(self.run_id, done, len(files))
+                with self.kb.database.connect() as db:
+                    run_progress(db, self.run_id, done, len(files))
                 last_progress = time.monotonic()
         for file, digest, stat, state in self.waiting:
             self._link_waiting(file, digest, stat, state)
@@ -168,9 +176,9 @@ class _Run:
                 self.writer.delete(path)
                 self.report.deleted.append(path)
         self.writer.publish()
-        with self.kb.store.connect() as db:
-            self.kb.store.prune_vectors(db)
-        self.kb.store.run_progress(self.run_id, len(files), len(files))
+        with self.kb.database.connect() as db:
+            prune_vectors(db)
+            run_progress(db, self.run_id, len(files), len(files))
         self.report.seconds = round(time.perf_counter() - started, 3)
         return self.report
 
@@ -213,7 +221,7 @@ class _Run:
         return False
 
     def _sort_or_raise(self, file: FoundFile) -> bool:
-        force, store = self.ingestor.force, self.kb.store
+        force = self.ingestor.force
         source = file.source_path
         state = self.known.get(source)
         st = file.path.stat()
@@ -223,7 +231,8 @@ class _Run:
             return False
         digest = content_hash(file.path, file.root.identity)
         if state and not force and state.content_hash == digest:
-            store.touch_path(source, stat)
+            with self.kb.database.connect() as db:
+                touch_path(db, source, stat)
             self.report.unchanged += 1
             return False
         if digest in self.jobs:
@@ -236,8 +245,8 @@ class _Run:
         return True
 
     def _stored(self, digest: str) -> bool:
-        with self.kb.store.connect() as db:
-            return self.kb.store.document_id_by_hash(db, digest) is not None
+        with self.kb.database.connect() as db:
+            return document_id_by_hash(db, digest) is not None
 
     def _link_waiting(self, file: FoundFile, digest: str, stat: FileStat,
                       state: PathState | None) -> None:

@@ -28,12 +28,14 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from search.chunks import office_chunks
+from search.database import Database
 from search.embedding import Encoder
+from search.embedding_cache import chunk_vectors
 from search.generations import Generation, LiveGeneration
 from search.lexical import Analyzer
 from search.records import BridgeMap, OfficeLink, OfficeThemes, Theme, ThemeCount
 from search.settings import Settings
-from search.store import Store
 
 _LABEL_TERMS = 6
 _LINK_THEMES = 5
@@ -185,13 +187,13 @@ class MapBuilder:
 class BridgeMaps:
     """The map of the live generation over a set of offices, drawn once and then kept."""
 
-    def __init__(self, settings: Settings, database: Store, live: LiveGeneration,
-                 encoder: Encoder) -> None:
+    def __init__(self, settings: Settings, database: Database, live: LiveGeneration,
+                 encoder: Encoder, analyzer: Analyzer) -> None:
         self.settings = settings
         self.database = database
         self.live = live
         self.encoder = encoder
-        self.builder = MapBuilder(settings, database.lexical.analyzer)
+        self.builder = MapBuilder(settings, analyzer)
         self._maps: dict[frozenset[str] | None, BridgeMap] = {}
         self._lock = threading.Lock()
 
@@ -206,15 +208,14 @@ class BridgeMaps:
             return drawn
 
     def _chunks(self, generation: Generation, offices: frozenset[str] | None) -> MapChunks:
-        store = self.database
-        with store.connect() as db:
-            rows = [r for r in store.office_chunks(db, self.settings.bridge_min_tokens)
+        with self.database.connect() as db:
+            rows = [r for r in office_chunks(db, self.settings.bridge_min_tokens)
                     if offices is None or r["office"].casefold() in offices]
             if len(rows) > self.settings.map_sample_chunks:
                 picks = np.linspace(0, len(rows) - 1, self.settings.map_sample_chunks)
                 rows = [rows[int(i)] for i in picks]
-            stored = store.chunk_vectors(db, [r["id"] for r in rows],
-                                         self.encoder.model_id, self.encoder.dimension)
+            stored = chunk_vectors(db, [r["id"] for r in rows], self.encoder.model_id,
+                                   self.encoder.dimension)
         by_id = {r["id"]: r for r in rows}
         rows = [by_id[int(i)] for i in stored.ids]  # both in id order, minus any gone
         return MapChunks(ids=stored.ids, offices=[r["office"] for r in rows],

@@ -29,8 +29,13 @@ from functools import cached_property
 import numpy as np
 
 from search import duplicates
+from search.chunks import chunks_by_id, document_chunks, office_chunk_ids
+from search.database import Database
+from search.documents import document_by_id
 from search.embedding import Encoder
+from search.embedding_cache import chunk_vectors
 from search.generations import Generation, LiveGeneration
+from search.lexical import Analyzer
 from search.path_names import AS_STORED
 from search.queries import QueryReader
 from search.records import (
@@ -45,7 +50,6 @@ from search.records import (
     SearchMode,
 )
 from search.settings import Settings
-from search.store import Store
 from search.term_alignment import TermAligner
 
 # Candidates whose margin is computed: the best pairs by cosine, at least this many.
@@ -110,14 +114,14 @@ class _OfficeCache:
 class Bridger:
     """Answers bridge queries over the database and the live generation."""
 
-    def __init__(self, settings: Settings, database: Store, live: LiveGeneration,
-                 reader: QueryReader, encoder: Encoder) -> None:
+    def __init__(self, settings: Settings, database: Database, live: LiveGeneration,
+                 reader: QueryReader, encoder: Encoder, analyzer: Analyzer) -> None:
         self.settings = settings
-        self.store = database
+        self.database = database
         self.live = live
         self.reader = reader
         self.encoder = encoder
-        self.aligner = TermAligner(encoder, database.lexical.analyzer, settings.term_similarity)
+        self.aligner = TermAligner(encoder, analyzer, settings.term_similarity)
         self._cache: _OfficeCache | None = None
         self._lock = threading.Lock()
 
@@ -143,13 +147,16 @@ class Bridger:
                            [Passage(chunk_id=None, text=read.text, language=read.language)],
                            vectors)
         if query.document_id is not None:
-            found = self.store.document(query.document_id)
+            with self.database.connect() as db:
+                found = document_by_id(db, query.document_id)
+                chunks = document_chunks(db, query.document_id)
             if found is None:
                 raise LookupError(f"no document with id {query.document_id}")
-            document, chunks = found
+            document = found
             kind, chunk_id = "document", None
         else:
-            owner = self.store.chunks_by_id([query.chunk_id or 0]).get(query.chunk_id or 0)
+            with self.database.connect() as db:
+                owner = chunks_by_id(db, [query.chunk_id or 0]).get(query.chunk_id or 0)
             if owner is None:
                 raise LookupError(f"no chunk with id {query.chunk_id}")
             chunks, document = [owner[0]], owner[1]
@@ -158,9 +165,9 @@ class Bridger:
                 (document.office or "").casefold() not in query.visible_offices:
             raise LookupError(f"no {kind} with id {query.document_id or query.chunk_id}")
         chunks = self._spread([c for c in chunks if self._substantial(c, document)] or chunks)
-        with self.store.connect() as db:
-            stored = self.store.chunk_vectors(db, [c.id for c in chunks],
-                                              self.encoder.model_id, self.encoder.dimension)
+        with self.database.connect() as db:
+            stored = chunk_vectors(db, [c.id for c in chunks], self.encoder.model_id,
+                                   self.encoder.dimension)
         by_id = {c.id: c for c in chunks}
         record = BridgeSource(kind=kind, office=document.office or query.office,
                               language=document.language, document=_summary(document),
@@ -185,8 +192,8 @@ class Bridger:
     def _office_cache(self, generation: Generation) -> _OfficeCache:
         with self._lock:
             if self._cache is None or self._cache.generation != generation.number:
-                with self.store.connect() as db:
-                    self._cache = _OfficeCache(generation.number, self.store.office_chunk_ids(db))
+                with self.database.connect() as db:
+                    self._cache = _OfficeCache(generation.number, office_chunk_ids(db))
             return self._cache
 
     @staticmethod
@@ -232,9 +239,9 @@ class Bridger:
         the caller may see: a margin never moves with what a hidden office holds."""
         missing = [i for i in chunk_ids if (visible, i) not in cache.neighbourhood]
         if missing:
-            with self.store.connect() as db:
-                stored = self.store.chunk_vectors(db, missing, self.encoder.model_id,
-                                                  self.encoder.dimension)
+            with self.database.connect() as db:
+                stored = chunk_vectors(db, missing, self.encoder.model_id,
+                                       self.encoder.dimension)
             vectors = generation.offsets.center(stored.vectors, stored.languages)
             by_office: dict[str | None, list[int]] = {}
             for row, chunk_id in enumerate(stored.ids):
@@ -255,7 +262,8 @@ class Bridger:
 
     # --- steps 4-5 ----------------------------------------------------------------
     def _bridges(self, source: _Source, pairs: list[_Pair], query: BridgeQuery) -> list[Bridge]:
-        rows = self.store.chunks_by_id(list(dict.fromkeys(p.target for p in pairs)))
+        with self.database.connect() as db:
+            rows = chunks_by_id(db, list(dict.fromkeys(p.target for p in pairs)))
         rows = {i: row for i, row in rows.items() if self._substantial(*row)}
         grouped: dict[int, list[_Pair]] = {}
         seen: set[int] = set()
@@ -263,7 +271,7 @@ class Bridger:
             if pair.target in rows and pair.target not in seen:
                 seen.add(pair.target)
                 grouped.setdefault(rows[pair.target][1].id, []).append(pair)
-        with self.store.connect() as db:
+        with self.database.connect() as db:
             twins = duplicates.twin_map(duplicates.document_twins(db, list(grouped)))
         shown = list(duplicates.fold(list(grouped), twins).items())[: query.k]
         return [Bridge(document=_summary(rows[grouped[doc_id][0].target][1]),

@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from search import duplicates
+from search.chunks import chunk_documents
+from search.database import Database
+from search.documents import document_summaries, source_paths
 from search.queries import Query
 from search.records import DocumentHits, Filters, SearchMode
 from search.retrieval import Retriever
-from search.store import Store
 
 CHUNKS_PER_DOCUMENT, MIN_DEPTH, DEEPER = 3, 50, 4
 
@@ -32,7 +34,7 @@ class RankedDocument:
 class DocumentRanker:
     """Ranks documents by their best chunks in the retriever's ranking."""
 
-    def __init__(self, database: Store, retriever: Retriever, hits_per_document: int) -> None:
+    def __init__(self, database: Database, retriever: Retriever, hits_per_document: int) -> None:
         self.database = database
         self.retriever = retriever
         self.hits_per_document = hits_per_document
@@ -53,14 +55,16 @@ class DocumentRanker:
                 break
             depth *= DEEPER
         page = list(documents.items())[offset:wanted]
-        paths = self.database.source_paths([doc_id for doc_id, _ in page])
+        with self.database.connect() as db:
+            paths = source_paths(db, [doc_id for doc_id, _ in page])
         return [RankedDocument(doc_id, paths[doc_id], chunks[0][1], chunks)
                 for doc_id, chunks in page if doc_id in paths]
 
     def _documents(self, ranked: list[tuple[int, float]]) -> dict[int, list[tuple[int, float]]]:
         """Document id -> its best ranked chunks (at most ``hits_per_document``), in the
         order the documents are first met; chunks deleted since the index was read drop."""
-        owners = self.database.chunk_documents([i for i, _ in ranked])
+        with self.database.connect() as db:
+            owners = chunk_documents(db, [i for i, _ in ranked])
         documents: dict[int, list[tuple[int, float]]] = {}
         for chunk_id, score in ranked:
             doc_id = owners.get(chunk_id)
@@ -87,8 +91,8 @@ class DocumentRanker:
                 hit.document.id, DocumentHits(document=hit.document, score=hit.score, hits=[]))
             group.hits.append(hit)
         folded = dict(shown)
-        summaries = self.database.document_summaries(
-            [i for ids in folded.values() for i in ids])
+        with self.database.connect() as db:
+            summaries = document_summaries(db, [i for ids in folded.values() for i in ids])
         for doc_id, group in groups.items():
             group.also_in = [summaries[i] for i in folded[doc_id] if i in summaries]
         return list(groups.values())

@@ -30,23 +30,6 @@ import numpy as np
 from search.index import VectorIndex
 from search.sql import batches, placeholders
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS chunk_twins (
-    chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
-    twin_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
-    similarity REAL NOT NULL,
-    PRIMARY KEY (chunk_id, twin_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS chunk_twins_twin ON chunk_twins(twin_id);
-CREATE TABLE IF NOT EXISTS document_twins (
-    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    twin_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
-    similarity REAL NOT NULL,
-    coverage REAL NOT NULL,
-    PRIMARY KEY (document_id, twin_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS document_twins_twin ON document_twins(twin_id);
-"""
 # Set once every stored chunk has been range-searched (an index built before
 # twins existed is searched in full at its next publish).
 SEARCHED_KEY = "twins_searched"
@@ -64,10 +47,6 @@ class DocumentTwin:
     twin_id: int
     similarity: float
     coverage: float
-
-
-def ensure_schema(db: sqlite3.Connection) -> None:
-    db.executescript(SCHEMA)
 
 
 def find_chunk_twins(db: sqlite3.Connection, index: VectorIndex, ids: np.ndarray,

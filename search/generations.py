@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from search.centering import LanguageOffsets
+from search.database import Database
 from search.index import VectorIndex, index_class
 from search.settings import Settings
 from search.sql import get_meta
-from search.store import Store
 
 GENERATION_META = "generation"
 OFFSETS_META = "language_offsets"
@@ -109,7 +109,7 @@ class LiveGeneration:
     run, so a publish in the meantime never changes the index under it.
     """
 
-    def __init__(self, database: Store, files: GenerationFiles) -> None:
+    def __init__(self, database: Database, files: GenerationFiles) -> None:
         self._database = database
         self._files = files
         self._loaded: dict[int, Generation] = {}  # the recent generations, by number

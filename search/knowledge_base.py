@@ -9,17 +9,32 @@ answer bridges and maps, ``search.generations`` keeps the live index.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from search import duplicates
+from search import duplicates, path_names
 from search.bridge_map import BridgeMaps
 from search.bridges import BridgeQuery, Bridger
+from search.chunks import document_chunks
+from search.database import Database
 from search.document_ranking import DocumentRanker, RankedDocument
+from search.documents import (
+    PathState,
+    counts,
+    document_by_id,
+    document_summaries,
+    documents_page,
+    facet_counts,
+    known_paths,
+)
 from search.embedding import Encoder
+from search.embedding_cache import EmbeddingCache
 from search.generations import Generation, GenerationFiles, LiveGeneration
 from search.language import LanguageDetector
+from search.lexical import Analyzer, LexicalIndex
 from search.model_guard import check_backend, check_model
+from search.public_ids import IdCodec, database_codec
 from search.queries import Query, QueryReader
 from search.records import (
     BridgeMap,
@@ -30,11 +45,12 @@ from search.records import (
     Filters,
     Hit,
     NearDuplicate,
+    RunRecord,
     SearchMode,
 )
 from search.retrieval import Retriever
+from search.runs import recent_runs, run_record
 from search.settings import Settings
-from search.store import Store
 from search.writer import Writer, write_lock
 
 
@@ -44,27 +60,35 @@ class KnowledgeBase:
     def __init__(self, settings: Settings, encoder: Encoder) -> None:
         self.settings = settings
         self.encoder = encoder
-        self.store = Store(settings.db_path)
+        self.database = Database(settings.db_path)
+        self.lexical = LexicalIndex(Analyzer())
+        with self.database.connect() as db:
+            self.lexical.reanalyse_if_changed(db)
         self.generation_files = GenerationFiles(settings, encoder.dimension)
-        with self.store.connect() as db:
+        with self.database.connect() as db:
             check_model(db, settings, encoder)
-        with self.store.connect() as db:
+        with self.database.connect() as db:
             check_backend(db, self.generation_files)
-        self.live_generation = LiveGeneration(self.store, self.generation_files)
+        self.embedding_cache = EmbeddingCache(self.database, encoder.model_id)
+        self.live_generation = LiveGeneration(self.database, self.generation_files)
         self.query_reader = QueryReader(encoder, LanguageDetector(settings.languages))
-        self.retriever = Retriever(settings, self.store, self.live_generation)
-        self.document_ranker = DocumentRanker(self.store, self.retriever,
+        self.retriever = Retriever(settings, self.database, self.lexical, self.live_generation)
+        self.document_ranker = DocumentRanker(self.database, self.retriever,
                                               settings.hits_per_document)
-        self.bridger = Bridger(settings, self.store, self.live_generation, self.query_reader,
-                               encoder)
-        self.bridge_maps = BridgeMaps(settings, self.store, self.live_generation, encoder)
+        analyzer = self.lexical.analyzer
+        self.bridger = Bridger(settings, self.database, self.live_generation,
+                               self.query_reader, encoder, analyzer)
+        self.bridge_maps = BridgeMaps(settings, self.database, self.live_generation, encoder,
+                                      analyzer)
+        self._id_codec: IdCodec | None = None
 
     @contextmanager
     def writer(self, wait_s: float = 0.0) -> Iterator[Writer]:
         """The single writer of this data directory; publishes what is left on exit.
         Raises ``WriterBusyError`` when another holds it for longer than ``wait_s``."""
         with write_lock(self.settings.data_dir, wait_s):
-            writer = Writer(self.settings, self.store, self.generation_files, self.encoder)
+            writer = Writer(self.settings, self.database, self.lexical, self.generation_files,
+                            self.encoder)
             yield writer
             if writer.pending:
                 writer.publish()
@@ -83,7 +107,7 @@ class KnowledgeBase:
         """The best chunks for ``query`` among those passing ``filters``."""
         mode = mode or self.settings.search_mode
         read = self.query_reader.read(query, mode)
-        with self.store.snapshot():
+        with self.database.snapshot():
             return self.retriever.search(read, filters, k, offset, mode)
 
     def rank_documents(
@@ -93,7 +117,7 @@ class KnowledgeBase:
         """The query as read, and the best documents with their best chunks (no hits)."""
         mode = mode or self.settings.search_mode
         read = self.query_reader.read(query, mode)
-        with self.store.snapshot():
+        with self.database.snapshot():
             return read, self.document_ranker.rank(read, filters, k, offset, mode)
 
     def search_documents(
@@ -103,12 +127,12 @@ class KnowledgeBase:
         """The best documents for ``query``, each with its best chunks, best first."""
         mode = mode or self.settings.search_mode
         read = self.query_reader.read(query, mode)
-        with self.store.snapshot():
+        with self.database.snapshot():
             return self.document_ranker.search(read, filters, k, offset, mode)
 
     def bridges(self, query: BridgeQuery) -> BridgeResult:
         """The closest findings of the other offices; ``LookupError`` for an unknown source."""
-        with self.store.snapshot():
+        with self.database.snapshot():
             return self.bridger.bridge(query)
 
     def bridge_map(self, offices: frozenset[str] | None = None) -> BridgeMap:
@@ -118,9 +142,9 @@ class KnowledgeBase:
     # --- reads ------------------------------------------------------------------------
     def near_duplicates(self, doc_id: int) -> list[NearDuplicate]:
         """Documents that say nearly the same as this one (copies, translations)."""
-        with self.store.connect() as db:
+        with self.database.connect() as db:
             twins = duplicates.document_twins(db, [doc_id])
-        summaries = self.store.document_summaries([doc_id, *(t.twin_id for t in twins)])
+            summaries = document_summaries(db, [doc_id, *(t.twin_id for t in twins)])
         if doc_id not in summaries:
             return []
         language = summaries[doc_id].language
@@ -132,13 +156,52 @@ class KnowledgeBase:
     def documents(
         self, filters: Filters | None = None, limit: int = 20, offset: int = 0
     ) -> tuple[list[Document], int]:
-        return self.store.documents(filters, limit, offset)
+        """A page of documents (newest first) and the total that pass ``filters``."""
+        with self.database.connect() as db:
+            return documents_page(db, filters, limit, offset)
 
     def document(self, doc_id: int) -> tuple[Document, list[Chunk]] | None:
-        return self.store.document(doc_id)
+        """A document and its chunks, in order."""
+        with self.database.connect() as db:
+            document = document_by_id(db, doc_id)
+            return None if document is None else (document, document_chunks(db, doc_id))
+
+    def facet_counts(self, filters: Filters | None,
+                     fields: list[str]) -> dict[str, Counter[str]]:
+        """Documents passing ``filters`` counted per value of each of ``fields``."""
+        with self.database.connect() as db:
+            return facet_counts(db, filters, fields)
+
+    def known_paths(self, root: str) -> dict[str, PathState]:
+        """Every stored path equal to ``root`` or under it (``root`` is resolved)."""
+        with self.database.connect() as db:
+            return known_paths(db, root)
+
+    def runs(self, limit: int = 20, offset: int = 0) -> list[RunRecord]:
+        """Ingest and re-index runs, the latest first."""
+        with self.database.connect() as db:
+            return recent_runs(db, limit, offset)
+
+    def run(self, run_id: int) -> RunRecord | None:
+        with self.database.connect() as db:
+            return run_record(db, run_id)
+
+    def id_codec(self) -> IdCodec:
+        """The codec of the ids shown to API clients (``search.public_ids``)."""
+        if self._id_codec is None:
+            with self.database.connect() as db:
+                self._id_codec = database_codec(db)
+        return self._id_codec
+
+    def path_namer(self) -> path_names.PathNamer:
+        """Names stored paths for readers (``search.path_names``)."""
+        with self.database.connect() as db:
+            return path_names.namer(db)
 
     def status(self) -> dict:
         generation = self.generation()
+        with self.database.connect() as db:
+            stored = counts(db)
         return {
             "model": self.encoder.model_id,
             "dimension": self.encoder.dimension,
@@ -146,5 +209,5 @@ class KnowledgeBase:
             "vectors": len(generation.index),
             "index": generation.index.kind,
             "data_dir": str(self.settings.data_dir),
-            **self.store.counts(),
+            **stored,
         }

@@ -15,17 +15,11 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from pathlib import PurePosixPath
 
-SCHEMA = "CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, shown TEXT NOT NULL)"
-
 PathNamer = Callable[[str], str]
 SHOWN_PATHS: ContextVar[PathNamer | None] = ContextVar("shown_paths", default=None)
 # The serialisation context of records written to the database or copied between record
 # types: their paths stay as stored, whoever's request it runs in.
 AS_STORED = {"paths": "as stored"}
-
-
-def ensure_schema(db: sqlite3.Connection) -> None:
-    db.execute(SCHEMA)
 
 
 def remember(db: sqlite3.Connection, root: str, shown: str) -> None:

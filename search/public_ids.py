@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
+import sqlite3
 from contextvars import ContextVar
 
 from search.path_names import AS_STORED
+from search.sql import get_meta
 
 _HALF = 24  # bits in each half of the 48-bit block
 _MASK = (1 << _HALF) - 1
@@ -28,6 +31,7 @@ _ROUNDS = 4
 _ALPHABET = "abcdefghijkmnpqrstuvwxyz23456789"  # base 32 without look-alikes (l, o, 0, 1)
 _DIGITS = 10  # 48 bits in base 32
 DOCUMENT, CHUNK = "d", "c"
+_SECRET_META = "public_id_secret"
 
 
 class IdCodec:
@@ -67,6 +71,16 @@ class IdCodec:
     def _round(self, kind: str, round_: int, half: int) -> int:
         digest = hmac.new(self._secret, f"{kind}:{round_}:{half}".encode(), hashlib.sha256)
         return int.from_bytes(digest.digest()[:3], "big")
+
+
+def database_codec(db: sqlite3.Connection) -> IdCodec:
+    """The codec keyed by this database's own secret, made at first use."""
+    secret = get_meta(db, _SECRET_META)
+    if secret is None:
+        made = secrets.token_hex(32)
+        db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)", (_SECRET_META, made))
+        secret = get_meta(db, _SECRET_META) or made
+    return IdCodec(bytes.fromhex(secret))
 
 
 PUBLIC_IDS: ContextVar[IdCodec | None] = ContextVar("public_ids", default=None)

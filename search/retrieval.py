@@ -19,15 +19,18 @@ import sqlite3
 import numpy as np
 
 from search import duplicates
+from search.chunks import chunk_languages, chunks_by_id, filtered_chunk_ids
+from search.database import Database
+from search.documents import filter_sql
 from search.fusion import FusionWeights, fuse
 from search.generations import Generation, LiveGeneration
+from search.lexical import LexicalIndex
 from search.path_names import AS_STORED
 from search.queries import Query
 from search.records import Chunk, Document, DocumentSummary, Filters, Hit, SearchMode
 from search.reranker import Reranker, load_reranker
 from search.settings import Settings
 from search.snippets import Highlighter
-from search.store import Store, filter_sql
 
 
 def _unique_documents(documents: list[DocumentSummary],
@@ -40,11 +43,13 @@ def _unique_documents(documents: list[DocumentSummary],
 class Retriever:
     """Ranks chunks for read queries over the database and the live generation."""
 
-    def __init__(self, settings: Settings, database: Store, live: LiveGeneration) -> None:
+    def __init__(self, settings: Settings, database: Database, lexical: LexicalIndex,
+                 live: LiveGeneration) -> None:
         self.settings = settings
-        self.store = database
+        self.database = database
+        self.lexical = lexical
         self.live = live
-        self.highlighter = Highlighter(database.lexical.analyzer, settings.snippet_chars)
+        self.highlighter = Highlighter(lexical.analyzer, settings.snippet_chars)
         self.weights = FusionWeights(settings.fusion_k, settings.dense_weight,
                                      settings.lexical_weight)
         self.reranker: Reranker | None = (load_reranker(settings.reranker_path)
@@ -55,7 +60,7 @@ class Retriever:
         """The best ``k`` hits from ``offset`` on, each with its near-duplicates' documents."""
         ranked = self.rank(query, filters, offset + 2 * k, mode)
         hits = {hit.chunk_id: hit for hit in self.hits(query, ranked[offset:])}
-        with self.store.connect() as db:
+        with self.database.connect() as db:
             twins = duplicates.chunk_twin_map(db, list(hits))
         shown = list(duplicates.fold(list(hits), twins).items())[:k]
         for chunk_id, folded in shown:
@@ -81,10 +86,10 @@ class Retriever:
         lexical: list[tuple[int, float]] = []
         allowed: np.ndarray | None = None
         narrowed = filters is not None and bool(filters.office)  # BM25 over those offices
-        with self.store.connect() as db:  # one snapshot for the filter, phrases and BM25
+        with self.database.connect() as db:  # one snapshot for the filter, phrases and BM25
             if mode != SearchMode.dense:
-                lexical = self.store.lexical.search(db, query.raw, languages, list_depth, where,
-                                                    params, narrowed)
+                lexical = self.lexical.search(db, query.raw, languages, list_depth, where,
+                                              params, narrowed)
             if mode != SearchMode.lexical:
                 allowed = self._allowed(db, query, languages, filters, where, params)
         if mode == SearchMode.lexical:
@@ -92,10 +97,9 @@ class Retriever:
         dense = self._dense(query, generation, list_depth, allowed)
         if mode == SearchMode.dense:
             return dense[:depth]
-        with self.store.connect() as db:
-            chunk_languages = self.store.chunk_languages(
-                db, [i for i, _ in dense] + [i for i, _ in lexical])
-        return fuse([i for i, _ in dense], [i for i, _ in lexical], chunk_languages,
+        with self.database.connect() as db:
+            languages_of = chunk_languages(db, [i for i, _ in dense] + [i for i, _ in lexical])
+        return fuse([i for i, _ in dense], [i for i, _ in lexical], languages_of,
                     query.language, self.weights)[:depth]
 
     def _allowed(self, db: sqlite3.Connection, query: Query, languages: list[str | None],
@@ -103,11 +107,11 @@ class Retriever:
         """The chunks the dense side may return: those passing filters and phrases."""
         if query.phrases:
             phrases = " ".join(f'"{p}"' for p in query.phrases)
-            found = self.store.lexical.search(db, phrases, languages,
-                                              self.settings.max_phrase_matches, where, params)
+            found = self.lexical.search(db, phrases, languages,
+                                        self.settings.max_phrase_matches, where, params)
             return np.array([i for i, _ in found], dtype=np.int64)
         if filters is not None and not filters.is_empty():
-            return np.array(self.store.filtered_chunk_ids(db, where, params), dtype=np.int64)
+            return np.array(filtered_chunk_ids(db, where, params), dtype=np.int64)
         return None
 
     def _dense(self, query: Query, generation: Generation, depth: int,
@@ -127,7 +131,8 @@ class Retriever:
         if self.reranker is None or not ranked:
             return ranked
         top = ranked[: self.settings.rerank_depth]
-        rows = self.store.chunks_by_id([i for i, _ in top])
+        with self.database.connect() as db:
+            rows = chunks_by_id(db, [i for i, _ in top])
         top = [(i, s) for i, s in top if i in rows]
         scores = self.reranker.scores(query.text, [rows[i][0].text for i, _ in top])
         order = sorted(range(len(top)), key=lambda j: (-scores[j], j))
@@ -135,7 +140,8 @@ class Retriever:
 
     def hits(self, query: Query, ranked: list[tuple[int, float]]) -> list[Hit]:
         """Hits for ranked chunk ids, in order, with their snippets highlighted."""
-        rows = self.store.chunks_by_id([i for i, _ in ranked])
+        with self.database.connect() as db:
+            rows = chunks_by_id(db, [i for i, _ in ranked])
         ranked = [(i, s) for i, s in ranked if i in rows]  # deleted since the index was read
         terms: dict[str | None, set[str]] = {}  # the query's terms in each chunk's language
         for i, _ in ranked:

@@ -24,12 +24,24 @@ import numpy as np
 
 from search import duplicates
 from search.centering import measure_offsets, offsets_key
+from search.chunks import delete_chunks, insert_chunks
+from search.database import Database
+from search.documents import (
+    delete_documents,
+    document_id_by_hash,
+    insert_document,
+    link_path,
+    orphans,
+    unlink_path,
+    update_document,
+)
 from search.embedding import Encoder
+from search.embedding_cache import all_vectors, save_vectors, text_hash
 from search.generations import GENERATION_META, OFFSETS_META, Generation, GenerationFiles
+from search.lexical import LexicalIndex
 from search.records import DocumentMeta, FileStat, NewChunk
 from search.settings import Settings
 from search.sql import get_meta, set_meta
-from search.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -137,10 +149,11 @@ class Writer:
     any more leaves the database and every index in the same publish.
     """
 
-    def __init__(self, settings: Settings, database: Store, files: GenerationFiles,
-                 encoder: Encoder) -> None:
+    def __init__(self, settings: Settings, database: Database, lexical: LexicalIndex,
+                 files: GenerationFiles, encoder: Encoder) -> None:
         self.settings = settings
         self.database = database
+        self.lexical = lexical
         self.files = files
         self.encoder = encoder
         self.rules = duplicates.TwinRules(settings.duplicate_similarity,
@@ -180,20 +193,21 @@ class Writer:
         The generation number only moves when the vectors changed: a publish of
         moves and metadata alone keeps serving the same index file.
         """
-        store = self.database
-        with store.connect() as db:
+        with self.database.connect() as db:
             live = self.files.load(db)
             changes = _Changes()
-            orphans: set[int] = set()
+            unnamed: set[int] = set()  # documents a path pointed at until now
             for put in self._puts.values():
-                orphans |= self._apply_put(db, put, changes)
+                unnamed |= self._apply_put(db, put, changes)
             for link in self._links:
-                orphans |= self._apply_link(db, link)
+                unnamed |= self._apply_link(db, link)
             for source_path in self._deletes:
-                orphans.add(store.unlink_path(db, source_path) or 0)
-            changes.removed_ids += store.delete_orphans(db, orphans - {0})
+                unnamed.add(unlink_path(db, source_path) or 0)
+            gone = orphans(db, unnamed - {0})
+            changes.removed_ids += self._delete_chunks(db, gone)
+            delete_documents(db, gone)
             published = self._publish_vectors(db, live, changes)
-            store.lexical.mark_changed(db)
+            self.lexical.mark_changed(db)
             if published.number != live.number:
                 self._find_twins(db, published, changes)
         self._puts, self._links, self._deletes = {}, [], []
@@ -202,31 +216,45 @@ class Writer:
         return published.number
 
     def _apply_put(self, db: sqlite3.Connection, put: _Put, changes: _Changes) -> set[int]:
-        store, model_id = self.database, self.encoder.model_id
-        doc_id = store.document_id_by_hash(db, put.meta.content_hash)
+        doc_id = document_id_by_hash(db, put.meta.content_hash)
         store_chunks = doc_id is None or put.replace  # else only the path is new
         if doc_id is None:
-            doc_id = store.insert_document(db, put.meta, len(put.chunks))
+            doc_id = insert_document(db, put.meta, len(put.chunks))
         elif put.replace:
-            changes.removed_ids += store.delete_chunks(db, [doc_id])
-            store.update_document(db, doc_id, put.meta, len(put.chunks))
+            changes.removed_ids += self._delete_chunks(db, [doc_id])
+            update_document(db, doc_id, put.meta, len(put.chunks))
         if store_chunks and put.chunks:
-            changes.added_ids += store.insert_chunks(db, doc_id, put.meta.language, put.chunks,
-                                                     put.vectors, model_id)
+            changes.added_ids += self._insert_chunks(db, doc_id, put)
             changes.added_languages += [c.language or put.meta.language for c in put.chunks]
             changes.added_vectors.append(put.vectors)
-        before = store.link_path(db, put.meta.source_path, doc_id, put.stat, put.source)
-        return {before} if before not in (None, doc_id) else set()
+        previous = link_path(db, put.meta.source_path, doc_id, put.stat, put.source)
+        return {previous} if previous not in (None, doc_id) else set()
 
     def _apply_link(self, db: sqlite3.Connection, link: _Link) -> set[int]:
-        store = self.database
-        doc_id = store.document_id_by_hash(db, link.content_hash)
+        doc_id = document_id_by_hash(db, link.content_hash)
         if doc_id is None:
             raise LookupError(f"no stored content {link.content_hash} for {link.source_path}")
-        before = store.link_path(db, link.source_path, doc_id, link.stat, link.source)
+        previous = link_path(db, link.source_path, doc_id, link.stat, link.source)
         if link.meta is not None:
-            store.update_document(db, doc_id, link.meta)
-        return {before} if before not in (None, doc_id) else set()
+            update_document(db, doc_id, link.meta)
+        return {previous} if previous not in (None, doc_id) else set()
+
+    def _insert_chunks(self, db: sqlite3.Connection, doc_id: int, put: _Put) -> list[int]:
+        """Store a document's chunks with their raw vectors and keyword terms; returns their
+        ids (also their vectors' ids)."""
+        hashes = [text_hash(c.text) for c in put.chunks]
+        save_vectors(db, self.encoder.model_id, hashes, put.vectors)
+        ids = insert_chunks(db, doc_id, put.meta.language, put.chunks, hashes)
+        self.lexical.add(db, [(i, c.text, c.language or put.meta.language)
+                              for i, c in zip(ids, put.chunks, strict=True)])
+        return ids
+
+    def _delete_chunks(self, db: sqlite3.Connection, doc_ids: list[int]) -> list[int]:
+        """Delete these documents' chunks and their keyword terms; returns their ids, for
+        the vector index."""
+        removed = delete_chunks(db, doc_ids)
+        self.lexical.delete(db, removed)
+        return removed
 
     def _publish_vectors(self, db: sqlite3.Connection, live: Generation,
                          changes: _Changes) -> Generation:
@@ -247,7 +275,7 @@ class Writer:
             self.settings.index_exact_limit
         offsets = measure_offsets(self.encoder, centering) if stale else live.offsets
         if stale or outgrown:
-            stored = self.database.all_vectors(db, self.encoder.model_id, self.encoder.dimension)
+            stored = all_vectors(db, self.encoder.model_id, self.encoder.dimension)
             index = self.files.new_index(len(stored.ids))
             index.add(stored.ids, offsets.center(stored.vectors, stored.languages))
         elif changes.added_ids:
@@ -270,7 +298,7 @@ class Writer:
             vectors = published.offsets.center(np.concatenate(changes.added_vectors),
                                                changes.added_languages)
         else:
-            stored = self.database.all_vectors(db, self.encoder.model_id, self.encoder.dimension)
+            stored = all_vectors(db, self.encoder.model_id, self.encoder.dimension)
             ids, vectors = stored.ids, published.offsets.center(stored.vectors,
                                                                 stored.languages)
         affected = duplicates.find_chunk_twins(db, published.index, ids, vectors, self.rules)

@@ -49,7 +49,7 @@ def index_is_consistent(kb: KnowledgeBase, finished: bool = True) -> None:
     After a run that finished, the cache holds nothing else; a killed run may
     leave vectors the next run will use.
     """
-    with kb.store.connect() as db:
+    with kb.database.connect() as db:
         chunk_ids = {r[0] for r in db.execute("SELECT id FROM chunks")}
         cached = db.execute("SELECT count(*) FROM embeddings").fetchone()[0]
         texts = db.execute("SELECT count(DISTINCT text_hash) FROM chunks").fetchone()[0]

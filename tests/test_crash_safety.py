@@ -43,7 +43,7 @@ def change_to_v2(root: Path) -> None:
 
 def snapshot(kb: KnowledgeBase) -> dict[str, tuple]:
     """Everything a clean build determines, keyed by content (ids differ between builds)."""
-    with kb.store.connect() as db:
+    with kb.database.connect() as db:
         duplicates = db.execute("SELECT count(*) FROM (SELECT 1 FROM chunks GROUP BY"
                                 " document_id, ordinal HAVING count(*) > 1)").fetchone()[0]
         assert duplicates == 0
@@ -146,11 +146,11 @@ def test_killed_reindex_runs_end_like_a_clean_build(copy_v1, settings_for, encod
     assert survivor.search("remote follow-up", k=3)
     # a killed run's row is left as it died (a kill may also land just after a run
     # recorded its end); the next run marks every row left running as interrupted
-    before = [r.status for r in survivor.store.runs()]
+    before = [r.status for r in survivor.runs()]
     assert before[0] in (("running", "finished") if kills[-1] else ("finished",))
 
     final = Ingestor(survivor).run([root])
-    after = [r.status for r in survivor.store.runs()]
+    after = [r.status for r in survivor.runs()]
     assert after[0] == "finished"
     assert after.count("interrupted") == before.count("interrupted") + before.count("running")
     assert final.failed == []
@@ -172,7 +172,7 @@ def test_a_run_killed_before_publishing_leaves_the_index_as_it_was(copy_v1) -> N
     process = subprocess.Popen([*BRIDGE, "ingest", str(root)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 300
-    while not kb.store.runs() or kb.store.runs()[0].status != "running":  # the run has started
+    while not kb.runs() or kb.runs()[0].status != "running":  # the run has started
         assert process.poll() is None and time.monotonic() < deadline
         time.sleep(0.01)
     os.kill(process.pid, signal.SIGKILL)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from search import duplicates
+from search.chunks import document_chunk_ids
 from search.knowledge_base import KnowledgeBase
 from search.records import DocumentMeta, NewChunk
 
@@ -50,8 +51,8 @@ def test_copies_become_twins_and_leave_with_their_documents(kb: KnowledgeBase) -
         found["/berlin/deck.pdf"]]
     # one shared slide is a chunk twin, not a document twin
     assert kb.near_duplicates(found["/boston/mixed.pdf"]) == []
-    with kb.store.connect() as db:
-        mixed_chunks = kb.store.document_chunk_ids(found["/boston/mixed.pdf"])
+    with kb.database.connect() as db:
+        mixed_chunks = document_chunk_ids(db, found["/boston/mixed.pdf"])
         assert duplicates.chunk_twin_map(db, mixed_chunks).get(mixed_chunks[0])
 
     # results fold the copy into the first of the two, and list it there
@@ -67,7 +68,7 @@ def test_copies_become_twins_and_leave_with_their_documents(kb: KnowledgeBase) -
     assert kb.near_duplicates(found["/berlin/deck.pdf"]) == []
     with kb.writer() as writer:
         writer.delete("/madrid/copy.pdf")
-    with kb.store.connect() as db:
+    with kb.database.connect() as db:
         rows = db.execute("SELECT COUNT(*) FROM document_twins").fetchone()[0]
         dangling = db.execute("SELECT COUNT(*) FROM chunk_twins t LEFT JOIN chunks c"
                               " ON c.id = t.twin_id WHERE c.id IS NULL").fetchone()[0]
@@ -78,7 +79,7 @@ def test_an_index_built_before_twins_is_searched_in_full_at_its_next_publish(
         kb: KnowledgeBase) -> None:
     put(kb, "/berlin/deck.pdf", "Berlin", DECK)
     put(kb, "/madrid/copy.pdf", "Madrid", COPY)
-    with kb.store.connect() as db:  # as an index written by the previous version
+    with kb.database.connect() as db:  # as an index written by the previous version
         db.execute("DELETE FROM chunk_twins")
         db.execute("DELETE FROM document_twins")
         db.execute("DELETE FROM meta WHERE key = ?", (duplicates.SEARCHED_KEY,))

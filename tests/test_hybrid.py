@@ -100,9 +100,9 @@ def test_deleted_chunks_leave_the_keyword_index(filled: KnowledgeBase) -> None:
         writer.delete("/docs/0.txt")
     for mode in SearchMode:
         assert all("ECG" not in t for t in texts(filled.search("Kardiora ECG", k=10, mode=mode)))
-    with filled.store.connect() as db:
+    with filled.database.connect() as db:
         chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        assert filled.store.lexical.count(db) == chunks == 6
+        assert filled.lexical.count(db) == chunks == 6
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from search.chunks import chunk_documents
 from search.document_ranking import MIN_DEPTH
 from search.embedding import Encoder
 from search.knowledge_base import KnowledgeBase
@@ -105,7 +106,8 @@ def test_a_document_ranking_reads_deeper_when_one_document_fills_it(
     # the first chunks read all belong to the notes; the four documents are still found,
     # in the order of their best chunks over the whole ranking
     every_chunk = filled.retriever.rank(read, None, 1000, SearchMode.dense)
-    owners = filled.store.chunk_documents([i for i, _ in every_chunk])
+    with filled.database.connect() as db:
+        owners = chunk_documents(db, [i for i, _ in every_chunk])
     in_order = list(dict.fromkeys(owners[i] for i, _ in every_chunk))
     assert len({owners[i] for i, _ in every_chunk[:MIN_DEPTH]}) < 4  # so it had to read on
     assert [d.id for d in ranked] == in_order[:4] and len(in_order) == 4
@@ -182,8 +184,8 @@ def write_changes(writer: Writer, encoder: Encoder) -> None:
 
 # Where the failure lands inside the publish's transaction: after its rows are written,
 # before the vectors' file; or once the file is written and the database names it.
-FAILURE_POINTS = {"rows written": ("store", "delete_orphans"),
-                  "generation named": ("store.lexical", "mark_changed")}
+FAILURE_POINTS = {"rows written": ("lexical", "delete"),
+                  "generation named": ("lexical", "mark_changed")}
 
 
 @pytest.mark.parametrize("point", FAILURE_POINTS)

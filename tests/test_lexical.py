@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from search.lexical import (
-    SCHEMA,
     Analyzer,
     LexicalIndex,
     ParsedQuery,
     contains_phrase,
     parse_query,
 )
+from search.schema import CHUNK_TERMS
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +192,7 @@ def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
             text TEXT NOT NULL, language TEXT);
         """
     )
-    conn.execute(SCHEMA)
+    conn.execute(CHUNK_TERMS)
     yield conn
     conn.close()
 
@@ -231,8 +231,8 @@ def ids_of(hits: list[tuple[int, float]]) -> list[int]:
 
 
 def test_schema_statement_is_idempotent(db, index):
-    index.ensure_schema(db)
-    db.execute(LexicalIndex.SCHEMA)
+    index.reanalyse_if_changed(db)
+    db.execute(CHUNK_TERMS)
     assert index.count(db) == 0
 
 
@@ -394,14 +394,14 @@ def test_match_expression_quotes_every_term(index):
 
 def test_terms_written_by_another_analysis_are_rebuilt(db: sqlite3.Connection,
                                                        index: LexicalIndex) -> None:
-    index.ensure_schema(db)
+    index.reanalyse_if_changed(db)
     db.execute("INSERT INTO documents(office) VALUES ('Boston')")
     db.execute("INSERT INTO chunks(document_id, ordinal, text, language)"
                " VALUES (1, 0, 'High effect of early monitoring', 'en')")
     db.execute("INSERT INTO chunk_terms(rowid, terms) VALUES (1, 'monitor')")  # an old analysis
     assert index.search(db, "high effect", ["en"], k=5) == []
     db.execute("UPDATE meta SET value = 'old' WHERE key = 'lexical_analysis'")
-    index.ensure_schema(db)
+    index.reanalyse_if_changed(db)
     assert [i for i, _ in index.search(db, "high effect", ["en"], k=5)] == [1]
     assert index.count(db) == 1
 

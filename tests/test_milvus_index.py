@@ -136,7 +136,7 @@ def test_a_knowledge_base_on_milvus_publishes_generations_through_an_alias(
     assert hits[0].text == "Paris notes on COPD at home."
     assert milvus.describe_alias("bridge_live")["collection_name"] == pointed(kb, 2)
     # an abandoned private copy (a publish that failed) is dropped by the next prune
-    with kb.store.connect() as db:
+    with kb.database.connect() as db:
         kb.generation_files.load(db).index.delete(np.array([1], np.int64))
     with kb.writer() as writer:
         writer.delete("/Paris.md")

@@ -17,6 +17,7 @@ from ingest.discovery import Root
 from ingest.pipeline import Ingestor
 from ingest.sources import SourcesError, load_sources
 from search.knowledge_base import KnowledgeBase
+from search.runs import start_run
 from search.writer import WriterBusyError
 from tests.helpers import index_is_consistent
 
@@ -156,7 +157,7 @@ def test_sources_file_yaml_and_toml(kb: KnowledgeBase, folder: Path, tmp_path: P
     documents, _ = kb.documents()
     # the source's office outranks the folder convention; the team comes from the source
     assert {(d.office, d.team) for d in documents} == {("Boston HQ", "Cardio")}
-    run = kb.store.runs(1)[0]
+    run = kb.runs(1)[0]
     assert (run.kind, run.trigger, run.status) == ("reindex", "cli", "finished")
     assert run.report == report and run.files_done == run.files_total == 5
 
@@ -183,16 +184,17 @@ def test_one_run_at_a_time_and_a_dead_holder_is_taken_over(
     with kb.writer(), pytest.raises(WriterBusyError, match=r"already running since ") as busy:
         Ingestor(kb).run([folder])
     assert busy.value.pid == os.getpid() and "pid" not in str(busy.value)  # the CLI says it
-    assert kb.store.runs() == []  # the refused run left no record
+    assert kb.runs() == []  # the refused run left no record
 
     # a run killed by kill -9: its lock file still names it, its row still says running
-    kb.store.start_run("reindex", "schedule")
+    with kb.database.connect() as db:
+        start_run(db, "reindex", "schedule")
     (kb.settings.data_dir / "write.lock").write_text(
         json.dumps({"pid": 999_999_999, "since": "2026-01-01T02:00:00+00:00"}))
     report = Ingestor(kb).run([folder])
     assert len(report.added) == 5
     assert "took over the write lock left by pid 999999999" in caplog.text
-    assert [r.status for r in kb.store.runs()] == ["finished", "interrupted"]
+    assert [r.status for r in kb.runs()] == ["finished", "interrupted"]
 
 
 def test_a_run_that_fails_is_recorded_as_failed(kb: KnowledgeBase, folder: Path) -> None:
@@ -202,7 +204,7 @@ def test_a_run_that_fails_is_recorded_as_failed(kb: KnowledgeBase, folder: Path)
 
     with pytest.raises(RuntimeError):
         Ingestor(kb).run([folder], progress=explode)
-    run = kb.store.runs(1)[0]
+    run = kb.runs(1)[0]
     assert (run.status, run.error, run.report) == ("failed", "RuntimeError: disk on fire", None)
 
 
@@ -227,7 +229,7 @@ def test_a_scheduler_runs_reindex_and_skips_while_one_is_running(
     scheduler.start()
     try:
         deadline = time.monotonic() + 60
-        while len(kb.store.runs()) < 2 and time.monotonic() < deadline:
+        while len(kb.runs()) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)
         while True:  # between two ticks, take the lock: the next tick is skipped, not queued
             try:
@@ -238,7 +240,7 @@ def test_a_scheduler_runs_reindex_and_skips_while_one_is_running(
                 time.sleep(0.05)
     finally:
         scheduler.shutdown(wait=True)
-    runs = kb.store.runs()
+    runs = kb.runs()
     assert len(runs) >= 2 and {r.trigger for r in runs} == {"schedule"}
     assert runs[-1].report is not None and len(runs[-1].report.added) == 5
     assert "scheduled re-index skipped: a re-index is already running" in caplog.text

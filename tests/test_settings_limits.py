@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.keys import KeyStore, Scope
+from search.database import Database
 from search.settings import Settings
-from search.store import Store
 
 MAX_K, DEFAULT_K, MAX_QUERY_CHARS = 7, 5, 40
 
@@ -26,7 +26,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         environment.setenv("BRIDGE_DEFAULT_K", str(DEFAULT_K))
         environment.setenv("BRIDGE_MAX_QUERY_CHARS", str(MAX_QUERY_CHARS))
         settings = Settings(data_dir=tmp_path_factory.mktemp("limits"))
-    _, secret = KeyStore(Store(settings.db_path)).create("tests", [Scope.read])
+    _, secret = KeyStore(Database(settings.db_path)).create("tests", [Scope.read])
     with TestClient(create_app(settings), headers={"Authorization": f"Bearer {secret}"}) as c:
         yield c
 

@@ -50,7 +50,7 @@ def runs(kb: KnowledgeBaseDep, _access: AdminAccess,
          limit: Annotated[int, Query(ge=1, le=200)] = 20,
          offset: Annotated[int, Query(ge=0, le=MAX_LISTING_OFFSET)] = 0) -> list[RunRecord]:
     """Ingest and re-index runs, newest first, each with its report once finished."""
-    return kb.store.runs(limit, offset)
+    return kb.runs(limit, offset)
 
 
 @router.get("/runs/{run_id}", response_model=RunRecord,
@@ -58,7 +58,7 @@ def runs(kb: KnowledgeBaseDep, _access: AdminAccess,
 def run(run_id: Annotated[int, Path(ge=1, le=MAX_ID)],
         kb: KnowledgeBaseDep, _access: AdminAccess) -> RunRecord:
     """One run: progress (files done of total) while it runs, its report when it ends."""
-    record = kb.store.run(run_id)
+    record = kb.run(run_id)
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
     return record

@@ -19,11 +19,12 @@ def engine_for(kb: KnowledgeBase, spec: PrepareSpec, name: str | None = None,
     if (name or settings.ingest_engine) == "ray":
         from ingest.engines.ray_engine import RayEngine
 
-        return RayEngine(kb, spec, ray_address or settings.ray_address)
+        return RayEngine(kb.encoder, kb.embedding_cache, spec, settings,
+                         ray_address or settings.ray_address)
     if (name or "local") != "local":
         raise ValueError(f"unknown ingest engine {name!r}; known: {', '.join(ENGINES)}")
-    return LocalEngine(kb, spec, settings.ingest_workers, settings.embed_batch_size,
-                       settings.embed_batch_size * GROUP_BATCHES)
+    return LocalEngine(kb.encoder, kb.embedding_cache, spec, settings.ingest_workers,
+                       settings.embed_batch_size, settings.embed_batch_size * GROUP_BATCHES)
 
 
 __all__ = ["ENGINES", "EmbeddedFile", "IngestEngine", "LocalEngine", "engine_for"]

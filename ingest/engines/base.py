@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.preparing import Failed, Prepared, PrepareJob
-from search.knowledge_base import KnowledgeBase
-from search.store import text_hash
+from search.embedding import Encoder
+from search.embedding_cache import EmbeddingCache, text_hash
 
 
 @dataclass
@@ -31,20 +31,13 @@ class EmbeddedFile:
 class IngestEngine(ABC):
     """Turns jobs into embedded files (or failures), in the order of the jobs."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
-        self.kb = kb
+    def __init__(self, encoder: Encoder, cache: EmbeddingCache) -> None:
+        self.encoder = encoder
+        self.cache = cache
 
     @abstractmethod
     def run(self, jobs: list[PrepareJob]) -> Iterator[EmbeddedFile | Failed]:
         """Each job's outcome, lazily, so that the run can publish as it goes."""
-
-    def save_vectors(self, vectors: dict[str, np.ndarray]) -> None:
-        """Keep freshly computed vectors (by chunk text hash) in the embedding cache, even
-        if the run dies before publishing: nothing is embedded twice."""
-        if vectors:
-            with self.kb.store.connect() as db:
-                self.kb.store.save_vectors(db, self.kb.encoder.model_id, list(vectors),
-                                           np.stack(list(vectors.values())))
 
     @staticmethod
     def hand_out(prepared: list[Prepared], vectors: dict[str, np.ndarray],

@@ -29,8 +29,8 @@ from ingest import preparing
 from ingest.engines.base import EmbeddedFile, IngestEngine
 from ingest.failures import failure_of, is_fatal
 from ingest.preparing import Failed, Prepared, PrepareJob, PrepareSpec
-from search.knowledge_base import KnowledgeBase
-from search.store import text_hash
+from search.embedding import Encoder
+from search.embedding_cache import EmbeddingCache, text_hash
 
 POOL_MIN_JOBS = 16  # fewer files than this: a pool's start-up costs more than it hides
 FILES_AHEAD_PER_WORKER = 128  # enough prepared files to fill a whole embedding group
@@ -99,9 +99,9 @@ class LocalEngine(IngestEngine):
     embeds, prepared files pile up, so the next group is larger, up to ``group_chunks``.
     """
 
-    def __init__(self, kb: KnowledgeBase, spec: PrepareSpec, workers: int, min_group: int,
-                 group_chunks: int) -> None:
-        super().__init__(kb)
+    def __init__(self, encoder: Encoder, cache: EmbeddingCache, spec: PrepareSpec,
+                 workers: int, min_group: int, group_chunks: int) -> None:
+        super().__init__(encoder, cache)
         self.spec = spec
         self.workers = workers
         self.min_group = min_group
@@ -129,7 +129,7 @@ class LocalEngine(IngestEngine):
     def _preparing(self, jobs: list[PrepareJob]) -> _InProcess | _Ahead:
         """The pool when it pays off, else this process."""
         if self.workers == 0 or len(jobs) < POOL_MIN_JOBS:
-            return _InProcess(self.spec.preparer(self.kb.encoder.count_tokens), jobs)
+            return _InProcess(self.spec.preparer(self.encoder.count_tokens), jobs)
         return _Ahead(self.spec, self.workers, jobs)
 
     def _embed(self, group: list[Prepared]) -> Iterator[EmbeddedFile | Failed]:
@@ -140,9 +140,9 @@ class LocalEngine(IngestEngine):
             return
         texts = {text_hash(c.text): c.text for p in group for c in p.chunks}
         try:
-            vectors = self.kb.store.cached_vectors(self.kb.encoder.model_id, list(texts))
+            vectors = self.cache.get(list(texts))
             missing = {h: t for h, t in texts.items() if h not in vectors}
-            fresh = dict(zip(missing, self.kb.encoder.encode_documents(list(missing.values())),
+            fresh = dict(zip(missing, self.encoder.encode_documents(list(missing.values())),
                              strict=True))
         except Exception as exc:
             if is_fatal(exc):
@@ -153,5 +153,5 @@ class LocalEngine(IngestEngine):
             for prepared in group:
                 yield from self._embed([prepared])
             return
-        self.save_vectors(fresh)
+        self.cache.save(fresh)
         yield from self.hand_out(group, {**vectors, **fresh}, set(fresh))

@@ -30,10 +30,9 @@ import numpy as np
 
 from ingest.engines.base import EmbeddedFile, IngestEngine
 from ingest.preparing import Failed, Prepared, PrepareJob, PrepareSpec
-from search.embedding import load_encoder
-from search.knowledge_base import KnowledgeBase
+from search.embedding import Encoder, load_encoder
+from search.embedding_cache import EmbeddingCache, text_hash
 from search.settings import Settings
-from search.store import text_hash
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +76,11 @@ class _EncodeActor:
 class RayEngine(IngestEngine):
     """Prepares and embeds on the Ray cluster at ``address`` (None: a local instance)."""
 
-    def __init__(self, kb: KnowledgeBase, spec: PrepareSpec, address: str | None) -> None:
-        super().__init__(kb)
+    def __init__(self, encoder: Encoder, cache: EmbeddingCache, spec: PrepareSpec,
+                 settings: Settings, address: str | None) -> None:
+        super().__init__(encoder, cache)
         self.spec = spec
+        self.settings = settings
         self.address = address
 
     def run(self, jobs: list[PrepareJob]) -> Iterator[EmbeddedFile | Failed]:
@@ -110,8 +111,8 @@ class RayEngine(IngestEngine):
             ray.data.from_items([{"job": pickle.dumps(job)} for job in jobs])
             .map(_PrepareActor, fn_constructor_args=(self.spec,),
                  concurrency=max(1, cpus - encoders), num_cpus=1)
-            .map_batches(_EncodeActor, fn_constructor_args=(self.kb.settings,
-                                                            self.kb.encoder.model_id),
+            .map_batches(_EncodeActor, fn_constructor_args=(self.settings,
+                                                            self.encoder.model_id),
                          batch_size=FILES_PER_ENCODER_BATCH, concurrency=encoders,
                          num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1)
         )
@@ -122,7 +123,7 @@ class RayEngine(IngestEngine):
             yield outcome
             return
         vectors = np.frombuffer(row["vectors"], dtype=np.float32).reshape(
-            len(outcome.chunks), self.kb.encoder.dimension)
+            len(outcome.chunks), self.encoder.dimension)
         fresh = dict(zip((text_hash(c.text) for c in outcome.chunks), vectors, strict=True))
-        self.save_vectors(fresh)
+        self.cache.save(fresh)
         yield from self.hand_out([outcome], fresh, set(fresh))

@@ -9,7 +9,7 @@ from search.lexical.analysis import (
     parse_query,
     word_spans,
 )
-from search.lexical.fts import SCHEMA, LexicalIndex
+from search.lexical.fts import LexicalIndex
 
-__all__ = ["SCHEMA", "Analyzer", "LexicalIndex", "ParsedQuery", "contains_phrase", "parse_query",
+__all__ = ["Analyzer", "LexicalIndex", "ParsedQuery", "contains_phrase", "parse_query",
            "word_spans"]

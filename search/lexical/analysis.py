@@ -28,7 +28,7 @@ import stop_words
 import stopwords
 
 # Bump when analysis changes what a text's terms are: stored keyword indexes are
-# then rebuilt from their chunks (see ``LexicalIndex.ensure_schema``).
+# then rebuilt from their chunks (see ``LexicalIndex.reanalyse_if_changed``).
 ANALYSIS_VERSION = "2"
 
 # ISO 639-1 codes that are not keys of stopwords.LANGUAGE_MAPPING but name a

@@ -28,11 +28,7 @@ from collections.abc import Iterable, Sequence
 from search.lexical.analysis import ANALYSIS_VERSION, Analyzer, contains_phrase, parse_query
 from search.sql import NO_FILTER
 
-TABLE = "chunk_terms"
-SCHEMA = (
-    f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} "
-    "USING fts5(terms, tokenize='unicode61 remove_diacritics 2')"
-)
+TABLE = "chunk_terms"  # created with every other table (``search.schema``)
 
 # With phrases, FTS5 only narrows the candidates (it sees stems, not the
 # words as written); the rest are read in pages of this many times k until
@@ -64,21 +60,17 @@ class LexicalIndex:
     their terms are written (or rolled back) together.
     """
 
-    SCHEMA = SCHEMA
-    TABLE = TABLE
-
     def __init__(self, analyzer: Analyzer) -> None:
         self.analyzer = analyzer
         # (changes, filter) -> visible chunks and terms, for searches narrowed to offices
         self._sizes: dict[tuple[object, str, tuple], tuple[int, float]] = {}
 
-    def ensure_schema(self, db: sqlite3.Connection) -> None:
-        """Create the table, and re-analyse every chunk when the analysis has changed.
+    def reanalyse_if_changed(self, db: sqlite3.Connection) -> None:
+        """Re-analyse every chunk when the analysis has changed.
 
         The analysis version is kept in the database's ``meta`` table: terms
         written by another version would never meet the terms of today's queries.
         """
-        db.execute(SCHEMA)
         row = db.execute("SELECT value FROM meta WHERE key = 'lexical_analysis'").fetchone()
         if row is not None and row[0] == ANALYSIS_VERSION:
             return

@@ -1,0 +1,120 @@
+"""The database's tables, every one of them, and the version they make together.
+
+A document is one distinct content (unique content hash); ``paths`` points every file path
+that holds it at it, so a copy is stored once and a move only re-points a path. Chunk ids are
+AUTOINCREMENT so an id is never reused and a stale vector can never point at a different
+chunk. ``embeddings`` keeps raw vectors by (model, chunk text hash): the embedding cache,
+and what the vector index is rebuilt from. ``chunk_terms`` is the keyword index
+(``search.lexical``); ``chunk_twins`` and ``document_twins`` the near-duplicate pairs
+(``search.near_duplicates``); ``roots`` the names paths are shown under
+(``search.path_names``); ``runs`` every ingest and re-index run with its report; ``meta``
+what the database says of itself: the schema version, the model, the published generation.
+
+The API keeps its own tables (keys, sessions, upload jobs) beside these, in ``api``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+SCHEMA_VERSION = "2"
+
+META = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+DOCUMENTS = """
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    content_hash TEXT NOT NULL UNIQUE,
+    source_path TEXT NOT NULL,
+    title TEXT NOT NULL,
+    office TEXT, region TEXT, team TEXT,
+    doc_type TEXT NOT NULL,
+    language TEXT, author TEXT, date TEXT,
+    n_chunks INTEGER NOT NULL,
+    ingested_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_office ON documents(office COLLATE NOCASE);
+"""
+PATHS = """
+CREATE TABLE IF NOT EXISTS paths (
+    source_path TEXT PRIMARY KEY,
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    size INTEGER, mtime_ns INTEGER, source TEXT
+);
+CREATE INDEX IF NOT EXISTS paths_document ON paths(document_id);
+"""
+CHUNKS = """
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    language TEXT,
+    provenance TEXT NOT NULL,
+    n_tokens INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id, ordinal);
+CREATE INDEX IF NOT EXISTS chunks_text_hash ON chunks(text_hash);
+"""
+EMBEDDINGS = """
+CREATE TABLE IF NOT EXISTS embeddings (
+    model_id TEXT NOT NULL, text_hash TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (model_id, text_hash)
+) WITHOUT ROWID;
+"""
+RUNS = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL, trigger TEXT NOT NULL, status TEXT NOT NULL, pid INTEGER,
+    started_at TEXT NOT NULL, finished_at TEXT,
+    files_total INTEGER, files_done INTEGER NOT NULL DEFAULT 0,
+    report TEXT, error TEXT
+);
+"""
+# The analysed terms of each chunk, rowid = chunk id. FTS5's own tokenizer only splits on
+# spaces; ``remove_diacritics 2`` backs up the analyser's accent folding.
+CHUNK_TERMS = ("CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms "
+               "USING fts5(terms, tokenize='unicode61 remove_diacritics 2')")
+# Near-duplicate pairs, stored in both directions; they leave with their chunks and
+# documents through ON DELETE CASCADE.
+NEAR_DUPLICATES = """
+CREATE TABLE IF NOT EXISTS chunk_twins (
+    chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+    twin_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+    similarity REAL NOT NULL,
+    PRIMARY KEY (chunk_id, twin_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS chunk_twins_twin ON chunk_twins(twin_id);
+CREATE TABLE IF NOT EXISTS document_twins (
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    twin_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    similarity REAL NOT NULL,
+    coverage REAL NOT NULL,
+    PRIMARY KEY (document_id, twin_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS document_twins_twin ON document_twins(twin_id);
+"""
+ROOTS = "CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, shown TEXT NOT NULL)"
+
+TABLES = (META, DOCUMENTS, PATHS, CHUNKS, EMBEDDINGS, RUNS, CHUNK_TERMS, NEAR_DUPLICATES, ROOTS)
+
+
+class SchemaError(RuntimeError):
+    """The data directory was written by an incompatible version."""
+
+
+def create(db: sqlite3.Connection, path: Path) -> None:
+    """Create whatever table is missing, after checking that the tables present are of this
+    version (``path`` names the database in the error)."""
+    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "documents" in tables:
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if (row[0] if row else "1") != SCHEMA_VERSION:
+            raise SchemaError(
+                f"{path} was written by an older Knowledge Bridge (schema "
+                f"{row[0] if row else 1}, this version needs {SCHEMA_VERSION}); ingest again "
+                "into a new BRIDGE_DATA_DIR (or delete this one)")
+    for statement in TABLES:
+        db.executescript(statement)
+    db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
