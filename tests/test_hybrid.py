@@ -59,8 +59,12 @@ def test_an_exact_name_is_found_by_keywords_and_kept_by_hybrid(filled: Knowledge
 def test_cross_language_meaning_still_comes_from_the_dense_side(filled: KnowledgeBase) -> None:
     assert filled.search("heart failure remote monitoring", k=5, mode=SearchMode.lexical)
     french = "télésurveillance insuffisance cardiaque"
-    english = [h for h in filled.search(french, k=6) if h.language == "en"]
-    assert english and "heart failure" in english[0].text
+    hits = filled.search(french, k=6)
+    english = [h for h in hits if h.language == "en"]
+    # Boston's English finding: the first English hit, or folded into the top hit as the
+    # translation of the French one (a near-duplicate across languages)
+    assert ("heart failure" in english[0].text if english else False) or \
+        "Boston" in {d.office for d in hits[0].also_in}
     assert filled.search(french, Filters(office=["Berlin"]), k=1)[0].document.office == "Berlin"
 
 
@@ -126,8 +130,13 @@ def test_the_cross_encoder_orders_the_top_hits(written: KnowledgeBase, copy_kb,
     query = "heart failure monitoring"
     hits = kb.search(query, k=5)
     model = CrossEncoder(str(cross_encoder_dir))
-    expected = model.predict([(query, h.text) for h in hits[:3]])
-    assert [h.score for h in hits[:3]] == pytest.approx(sorted(expected, reverse=True), abs=1e-4)
+    predicted = model.predict([(query, h.text) for h in hits])
+    # the first hits carry the cross-encoder's scores, in its order (of the top 3 re-ranked,
+    # one may be folded into another as its near-duplicate)
+    reranked = [h.score for h, p in zip(hits, predicted, strict=True)
+                if h.score == pytest.approx(float(p), abs=1e-4)]
+    assert len(reranked) >= 2 and [h.score for h in hits[:len(reranked)]] == reranked
+    assert reranked == sorted(reranked, reverse=True)
     assert len(hits) == 5
 
 
