@@ -84,7 +84,7 @@ def profile(data_dir: Path, claims: list[str], n: int, threads: int | None) -> d
     timers.wrap(retrieval, "chunks_by_id", "chunk_fetch")
     timers.wrap(retriever.highlighter, "query_terms", "highlight_query_terms")
     timers.wrap(retriever.highlighter, "snippet", "snippets")
-    timers.wrap(retriever, "_hit", "hit_models_incl_snippets")
+    timers.wrap(retriever, "_build_hit", "hit_models_incl_snippets")
     timers.wrap(kb.live_generation, "current", "generation_check")
     total = 0.0
     serialise = 0.0

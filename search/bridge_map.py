@@ -184,7 +184,7 @@ class MapBuilder:
         return scores[:, 0] >= threshold
 
 
-class BridgeMaps:
+class MapCache:
     """The map of the live generation over a set of offices, drawn once and then kept."""
 
     def __init__(self, settings: Settings, database: Database, live: LiveGeneration,

@@ -28,7 +28,6 @@ from functools import cached_property
 
 import numpy as np
 
-from search import duplicates
 from search.chunks import chunks_by_id, document_chunks, office_chunk_ids
 from search.database import Database
 from search.documents import document_by_id
@@ -36,6 +35,7 @@ from search.embedding import Encoder
 from search.embedding_cache import chunk_vectors
 from search.generations import Generation, LiveGeneration
 from search.lexical import Analyzer
+from search.near_duplicates import document_near_duplicates, gather_near_duplicates
 from search.path_names import AS_STORED
 from search.queries import QueryReader
 from search.records import (
@@ -135,7 +135,7 @@ class Bridger:
         if len(allowed) == 0 or len(source.vectors) == 0:
             return result
         pairs = self._pairs(source, generation, cache, allowed, query)
-        result.bridges = self._bridges(source, pairs, query)
+        result.bridges = self._one_bridge_per_document(source, pairs, query)
         return result
 
     # --- step 1 -------------------------------------------------------------------
@@ -261,7 +261,8 @@ class Bridger:
                 if (visible, i) in cache.neighbourhood}
 
     # --- steps 4-5 ----------------------------------------------------------------
-    def _bridges(self, source: _Source, pairs: list[_Pair], query: BridgeQuery) -> list[Bridge]:
+    def _one_bridge_per_document(self, source: _Source, pairs: list[_Pair],
+                                 query: BridgeQuery) -> list[Bridge]:
         with self.database.connect() as db:
             rows = chunks_by_id(db, list(dict.fromkeys(p.target for p in pairs)))
         rows = {i: row for i, row in rows.items() if self._substantial(*row)}
@@ -272,14 +273,14 @@ class Bridger:
                 seen.add(pair.target)
                 grouped.setdefault(rows[pair.target][1].id, []).append(pair)
         with self.database.connect() as db:
-            twins = duplicates.twin_map(duplicates.document_twins(db, list(grouped)))
-        shown = list(duplicates.fold(list(grouped), twins).items())[: query.k]
+            near = document_near_duplicates(db, list(grouped))
+        shown = list(gather_near_duplicates(list(grouped), near).items())[: query.k]
         return [Bridge(document=_summary(rows[grouped[doc_id][0].target][1]),
                        score=round(grouped[doc_id][0].score, 4),
                        passages=[self._aligned(source, pair, rows[pair.target][0], rank == 0)
                                  for rank, pair in enumerate(grouped[doc_id][: query.passages])],
-                       also_in=[_summary(rows[grouped[t][0].target][1]) for t in folded])
-                for doc_id, folded in shown]
+                       also_in=[_summary(rows[grouped[t][0].target][1]) for t in gathered])
+                for doc_id, gathered in shown]
 
     def _aligned(self, source: _Source, pair: _Pair, target: Chunk,
                  by_meaning: bool) -> AlignedPassages:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from search import duplicates
 from search.chunks import chunk_documents
 from search.database import Database
 from search.documents import document_summaries, source_paths
+from search.near_duplicates import document_near_duplicates, gather_near_duplicates
 from search.queries import Query
 from search.records import DocumentHits, Filters, SearchMode
 from search.retrieval import Retriever
@@ -50,7 +50,7 @@ class DocumentRanker:
         depth = max(MIN_DEPTH, wanted * CHUNKS_PER_DOCUMENT)
         while True:
             ranked = self.retriever.rank(query, filters, depth, mode)
-            documents = self._documents(ranked)
+            documents = self._best_chunks_by_document(ranked)
             if len(documents) >= wanted or len(ranked) < depth:
                 break
             depth *= DEEPER
@@ -60,7 +60,8 @@ class DocumentRanker:
         return [RankedDocument(doc_id, paths[doc_id], chunks[0][1], chunks)
                 for doc_id, chunks in page if doc_id in paths]
 
-    def _documents(self, ranked: list[tuple[int, float]]) -> dict[int, list[tuple[int, float]]]:
+    def _best_chunks_by_document(self, ranked: list[tuple[int, float]]
+                                 ) -> dict[int, list[tuple[int, float]]]:
         """Document id -> its best ranked chunks (at most ``hits_per_document``), in the
         order the documents are first met; chunks deleted since the index was read drop."""
         with self.database.connect() as db:
@@ -80,8 +81,8 @@ class DocumentRanker:
         """The best documents for ``query``, each with its best chunks' hits, best first."""
         ranked = self.rank(query, filters, 2 * k, offset, mode)
         with self.database.connect() as db:
-            twins = duplicates.twin_map(duplicates.document_twins(db, [d.id for d in ranked]))
-        shown = list(duplicates.fold([d.id for d in ranked], twins).items())[:k]
+            near = document_near_duplicates(db, [d.id for d in ranked])
+        shown = list(gather_near_duplicates([d.id for d in ranked], near).items())[:k]
         by_id = {d.id: d for d in ranked}
         hits = self.retriever.hits(query,
                                    [c for doc_id, _ in shown for c in by_id[doc_id].chunks])
@@ -90,9 +91,9 @@ class DocumentRanker:
             group = groups.setdefault(
                 hit.document.id, DocumentHits(document=hit.document, score=hit.score, hits=[]))
             group.hits.append(hit)
-        folded = dict(shown)
+        gathered = dict(shown)
         with self.database.connect() as db:
-            summaries = document_summaries(db, [i for ids in folded.values() for i in ids])
+            summaries = document_summaries(db, [i for ids in gathered.values() for i in ids])
         for doc_id, group in groups.items():
-            group.also_in = [summaries[i] for i in folded[doc_id] if i in summaries]
+            group.also_in = [summaries[i] for i in gathered[doc_id] if i in summaries]
         return list(groups.values())

@@ -87,7 +87,7 @@ def touch_path(db: sqlite3.Connection, source_path: str, stat: FileStat) -> None
                (stat.size, stat.mtime_ns, source_path))
 
 
-def _paths(db: sqlite3.Connection, doc_ids: list[int]) -> dict[int, list[str]]:
+def _paths_of(db: sqlite3.Connection, doc_ids: list[int]) -> dict[int, list[str]]:
     paths: dict[int, list[str]] = {}
     for row in db.execute(
             f"SELECT document_id, source_path FROM paths WHERE document_id IN"
@@ -151,7 +151,7 @@ def document_summaries(db: sqlite3.Connection, ids: list[int]) -> dict[int, Docu
 
 def document_by_id(db: sqlite3.Connection, doc_id: int) -> Document | None:
     row = db.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
-    return None if row is None else document_record(row, _paths(db, [doc_id]).get(doc_id))
+    return None if row is None else document_record(row, _paths_of(db, [doc_id]).get(doc_id))
 
 
 def documents_page(db: sqlite3.Connection, filters: Filters | None, limit: int,
@@ -163,7 +163,7 @@ def documents_page(db: sqlite3.Connection, filters: Filters | None, limit: int,
         f"SELECT d.* FROM documents d WHERE {where}"
         f" ORDER BY d.date DESC, d.id LIMIT ? OFFSET ?", [*params, limit, offset]
     ).fetchall()
-    paths = _paths(db, [r["id"] for r in rows])
+    paths = _paths_of(db, [r["id"] for r in rows])
     return [document_record(r, paths.get(r["id"])) for r in rows], total
 
 
@@ -182,7 +182,7 @@ def facet_counts(db: sqlite3.Connection, filters: Filters | None,
     return counts
 
 
-def counts(db: sqlite3.Connection) -> dict[str, Any]:
+def totals(db: sqlite3.Connection) -> dict[str, Any]:
     """Totals for ``status``: documents, paths, chunks, and documents per office, language
     and type."""
     docs = db.execute("SELECT count(*) FROM documents").fetchone()[0]

@@ -13,20 +13,19 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from search import duplicates, path_names
-from search.bridge_map import BridgeMaps
+from search import path_names
+from search.bridge_map import MapCache
 from search.bridges import BridgeQuery, Bridger
 from search.chunks import document_chunks
 from search.database import Database
 from search.document_ranking import DocumentRanker, RankedDocument
 from search.documents import (
     PathState,
-    counts,
     document_by_id,
-    document_summaries,
     documents_page,
     facet_counts,
     known_paths,
+    totals,
 )
 from search.embedding import Encoder
 from search.embedding_cache import EmbeddingCache
@@ -34,6 +33,7 @@ from search.generations import Generation, GenerationFiles, LiveGeneration
 from search.language import LanguageDetector
 from search.lexical import Analyzer, LexicalIndex
 from search.model_guard import check_backend, check_model
+from search.near_duplicates import near_duplicates_of
 from search.public_ids import IdCodec, database_codec
 from search.queries import Query, QueryReader
 from search.records import (
@@ -78,8 +78,7 @@ class KnowledgeBase:
         analyzer = self.lexical.analyzer
         self.bridger = Bridger(settings, self.database, self.live_generation,
                                self.query_reader, encoder, analyzer)
-        self.bridge_maps = BridgeMaps(settings, self.database, self.live_generation, encoder,
-                                      analyzer)
+        self.map_cache = MapCache(settings, self.database, self.live_generation, encoder, analyzer)
         self._id_codec: IdCodec | None = None
 
     @contextmanager
@@ -137,21 +136,13 @@ class KnowledgeBase:
 
     def bridge_map(self, offices: frozenset[str] | None = None) -> BridgeMap:
         """The map of the published generation over ``offices`` (casefolded; None: all)."""
-        return self.bridge_maps.get(offices)
+        return self.map_cache.get(offices)
 
     # --- reads ------------------------------------------------------------------------
     def near_duplicates(self, doc_id: int) -> list[NearDuplicate]:
         """Documents that say nearly the same as this one (copies, translations)."""
         with self.database.connect() as db:
-            twins = duplicates.document_twins(db, [doc_id])
-            summaries = document_summaries(db, [doc_id, *(t.twin_id for t in twins)])
-        if doc_id not in summaries:
-            return []
-        language = summaries[doc_id].language
-        return [NearDuplicate(document=summaries[t.twin_id], similarity=round(t.similarity, 4),
-                              coverage=round(t.coverage, 4),
-                              translated=summaries[t.twin_id].language != language)
-                for t in twins if t.twin_id in summaries]
+            return near_duplicates_of(db, doc_id)
 
     def documents(
         self, filters: Filters | None = None, limit: int = 20, offset: int = 0
@@ -182,7 +173,7 @@ class KnowledgeBase:
         with self.database.connect() as db:
             return recent_runs(db, limit, offset)
 
-    def run(self, run_id: int) -> RunRecord | None:
+    def run_record(self, run_id: int) -> RunRecord | None:
         with self.database.connect() as db:
             return run_record(db, run_id)
 
@@ -201,7 +192,7 @@ class KnowledgeBase:
     def status(self) -> dict:
         generation = self.generation()
         with self.database.connect() as db:
-            stored = counts(db)
+            stored = totals(db)
         return {
             "model": self.encoder.model_id,
             "dimension": self.encoder.dimension,

@@ -18,13 +18,13 @@ import sqlite3
 
 import numpy as np
 
-from search import duplicates
 from search.chunks import chunk_languages, chunks_by_id, filtered_chunk_ids
 from search.database import Database
 from search.documents import filter_sql
 from search.fusion import FusionWeights, fuse
 from search.generations import Generation, LiveGeneration
 from search.lexical import LexicalIndex
+from search.near_duplicates import chunk_near_duplicates, gather_near_duplicates
 from search.path_names import AS_STORED
 from search.queries import Query
 from search.records import Chunk, Document, DocumentSummary, Filters, Hit, SearchMode
@@ -61,10 +61,10 @@ class Retriever:
         ranked = self.rank(query, filters, offset + 2 * k, mode)
         hits = {hit.chunk_id: hit for hit in self.hits(query, ranked[offset:])}
         with self.database.connect() as db:
-            twins = duplicates.chunk_twin_map(db, list(hits))
-        shown = list(duplicates.fold(list(hits), twins).items())[:k]
-        for chunk_id, folded in shown:
-            hits[chunk_id].also_in = _unique_documents([hits[i].document for i in folded],
+            near = chunk_near_duplicates(db, list(hits))
+        shown = list(gather_near_duplicates(list(hits), near).items())[:k]
+        for chunk_id, gathered in shown:
+            hits[chunk_id].also_in = _unique_documents([hits[i].document for i in gathered],
                                                        hits[chunk_id].document)
         return [hits[chunk_id] for chunk_id, _ in shown]
 
@@ -149,9 +149,9 @@ class Retriever:
             if language not in terms:
                 terms[language] = self.highlighter.query_terms(query.text,
                                                                {query.language, language})
-        return [self._hit(*rows[i], score, terms[rows[i][0].language]) for i, score in ranked]
+        return [self._build_hit(*rows[i], score, terms[rows[i][0].language]) for i, score in ranked]
 
-    def _hit(self, chunk: Chunk, document: Document, score: float, terms: set[str]) -> Hit:
+    def _build_hit(self, chunk: Chunk, document: Document, score: float, terms: set[str]) -> Hit:
         snippet = self.highlighter.snippet(chunk.text, terms, chunk.language)
         return Hit(
             chunk_id=chunk.id,

@@ -9,7 +9,7 @@ from search.records import RunRecord, RunReport
 from search.sql import utc_now
 
 
-def _run(row: sqlite3.Row) -> RunRecord:
+def _record(row: sqlite3.Row) -> RunRecord:
     data = dict(row)
     data["report"] = RunReport.model_validate_json(data["report"]) if data["report"] else None
     return RunRecord.model_validate(data)
@@ -41,9 +41,9 @@ def recent_runs(db: sqlite3.Connection, limit: int = 20, offset: int = 0) -> lis
     """Runs, the latest first."""
     rows = db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ? OFFSET ?",
                       (limit, offset)).fetchall()
-    return [_run(r) for r in rows]
+    return [_record(r) for r in rows]
 
 
 def run_record(db: sqlite3.Connection, run_id: int) -> RunRecord | None:
     row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
-    return _run(row) if row else None
+    return _record(row) if row else None

@@ -22,7 +22,6 @@ from typing import IO
 
 import numpy as np
 
-from search import duplicates
 from search.centering import measure_offsets, offsets_key
 from search.chunks import delete_chunks, insert_chunks
 from search.database import Database
@@ -39,6 +38,12 @@ from search.embedding import Encoder
 from search.embedding_cache import all_vectors, save_vectors, text_hash
 from search.generations import GENERATION_META, OFFSETS_META, Generation, GenerationFiles
 from search.lexical import LexicalIndex
+from search.near_duplicates import (
+    SEARCHED_META,
+    NearDuplicateRules,
+    confirm_document_near_duplicates,
+    find_chunk_near_duplicates,
+)
 from search.records import DocumentMeta, FileStat, NewChunk
 from search.settings import Settings
 from search.sql import get_meta, set_meta
@@ -156,8 +161,8 @@ class Writer:
         self.lexical = lexical
         self.files = files
         self.encoder = encoder
-        self.rules = duplicates.TwinRules(settings.duplicate_similarity,
-                                          settings.duplicate_coverage)
+        self.rules = NearDuplicateRules(settings.duplicate_similarity,
+                                        settings.duplicate_coverage)
         self._puts: dict[str, _Put] = {}
         self._links: list[_Link] = []
         self._deletes: list[str] = []
@@ -209,7 +214,7 @@ class Writer:
             published = self._publish_vectors(db, live, changes)
             self.lexical.mark_changed(db)
             if published.number != live.number:
-                self._find_twins(db, published, changes)
+                self._find_near_duplicates(db, published, changes)
         self._puts, self._links, self._deletes = {}, [], []
         self.files.announce(published.number)
         self.files.prune(published.number)
@@ -288,10 +293,10 @@ class Writer:
         set_meta(db, OFFSETS_META, offsets.to_json())
         return Generation(number, index, offsets)
 
-    def _find_twins(self, db: sqlite3.Connection, published: Generation,
-                    changes: _Changes) -> None:
+    def _find_near_duplicates(self, db: sqlite3.Connection, published: Generation,
+                              changes: _Changes) -> None:
         """Range-search the new chunks for near-duplicates (all chunks, the first time)."""
-        if get_meta(db, duplicates.SEARCHED_KEY):
+        if get_meta(db, SEARCHED_META):
             if not changes.added_ids:
                 return
             ids = np.array(changes.added_ids, np.int64)
@@ -301,6 +306,6 @@ class Writer:
             stored = all_vectors(db, self.encoder.model_id, self.encoder.dimension)
             ids, vectors = stored.ids, published.offsets.center(stored.vectors,
                                                                 stored.languages)
-        affected = duplicates.find_chunk_twins(db, published.index, ids, vectors, self.rules)
-        duplicates.confirm_document_twins(db, affected, self.rules)
-        set_meta(db, duplicates.SEARCHED_KEY, "1")
+        affected = find_chunk_near_duplicates(db, published.index, ids, vectors, self.rules)
+        confirm_document_near_duplicates(db, affected, self.rules)
+        set_meta(db, SEARCHED_META, "1")

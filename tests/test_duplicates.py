@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from search import duplicates
 from search.chunks import document_chunk_ids
 from search.knowledge_base import KnowledgeBase
+from search.near_duplicates import SEARCHED_META, chunk_near_duplicates, gather_near_duplicates
 from search.records import DocumentMeta, NewChunk
 
 DECK = ["Silentia: digital therapy for chronic tinnitus, listed as a DiGA in Germany.",
@@ -53,7 +53,7 @@ def test_copies_become_twins_and_leave_with_their_documents(kb: KnowledgeBase) -
     assert kb.near_duplicates(found["/boston/mixed.pdf"]) == []
     with kb.database.connect() as db:
         mixed_chunks = document_chunk_ids(db, found["/boston/mixed.pdf"])
-        assert duplicates.chunk_twin_map(db, mixed_chunks).get(mixed_chunks[0])
+        assert chunk_near_duplicates(db, mixed_chunks).get(mixed_chunks[0])
 
     # results fold the copy into the first of the two, and list it there
     groups = kb.search_documents("tinnitus cognitive behavioural therapy", k=4)
@@ -82,7 +82,7 @@ def test_an_index_built_before_twins_is_searched_in_full_at_its_next_publish(
     with kb.database.connect() as db:  # as an index written by the previous version
         db.execute("DELETE FROM chunk_twins")
         db.execute("DELETE FROM document_twins")
-        db.execute("DELETE FROM meta WHERE key = ?", (duplicates.SEARCHED_KEY,))
+        db.execute("DELETE FROM meta WHERE key = ?", (SEARCHED_META,))
     assert kb.near_duplicates(ids(kb)["/berlin/deck.pdf"]) == []
     put(kb, "/paris/other.pdf", "Paris", OTHER)
     found = ids(kb)
@@ -92,6 +92,6 @@ def test_an_index_built_before_twins_is_searched_in_full_at_its_next_publish(
 
 def test_fold_keeps_the_first_and_gathers_its_twins() -> None:
     twins = {1: {3}, 3: {1, 5}, 5: {3}, 2: set()}
-    assert duplicates.fold([1, 2, 3, 5, 4], twins) == {1: [3], 2: [], 5: [], 4: []}
-    assert duplicates.fold([], twins) == {}
-    assert duplicates.fold([3, 1], twins) == {3: [1]}
+    assert gather_near_duplicates([1, 2, 3, 5, 4], twins) == {1: [3], 2: [], 5: [], 4: []}
+    assert gather_near_duplicates([], twins) == {}
+    assert gather_near_duplicates([3, 1], twins) == {3: [1]}

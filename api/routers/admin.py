@@ -58,7 +58,7 @@ def runs(kb: KnowledgeBaseDep, _access: AdminAccess,
 def run(run_id: Annotated[int, Path(ge=1, le=MAX_ID)],
         kb: KnowledgeBaseDep, _access: AdminAccess) -> RunRecord:
     """One run: progress (files done of total) while it runs, its report when it ends."""
-    record = kb.run(run_id)
+    record = kb.run_record(run_id)
     if record is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no run {run_id}")
     return record

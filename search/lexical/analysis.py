@@ -136,7 +136,7 @@ class Analyzer:
         self.word_terms = lru_cache(maxsize=1 << 16)(self.terms)
 
     def terms(self, text: str, language: str | None) -> list[str]:
-        """Analysed terms of ``text`` in order, duplicates kept (BM25 counts them)."""
+        """Analysed terms of ``text`` in order, repeats kept (BM25 counts them)."""
         name = _language_name(language)
         tokens = tokenize(text)
         stops = _stop_set(name)

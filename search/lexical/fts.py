@@ -165,15 +165,15 @@ class LexicalIndex:
         if not expression:
             return []
         if narrowed:
-            return self._scored_here(db, expression, phrases, terms, where, params)[:k]
+            return self._scored_over_visible(db, expression, phrases, terms, where, params)[:k]
         if not phrases:
             rows = self._page(db, expression, where, params, limit=k, offset=0)
             return [(chunk_id, -bm25) for chunk_id, bm25 in rows]
         return self._verified(db, expression, phrases, where, params, k)
 
-    def _scored_here(self, db: sqlite3.Connection, expression: str, phrases: tuple[str, ...],
-                     wanted: list[str], where: str, params: Sequence
-                     ) -> list[tuple[int, float]]:
+    def _scored_over_visible(self, db: sqlite3.Connection, expression: str,
+                             phrases: tuple[str, ...], wanted: list[str], where: str,
+                             params: Sequence) -> list[tuple[int, float]]:
         """Every visible match, with BM25 over the visible chunks, best first."""
         rows = db.execute(
             f"SELECT c.id, t.terms{', c.text' if phrases else ''} {_VISIBLE} "
