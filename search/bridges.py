@@ -4,19 +4,16 @@ A finding is a chunk, so a 40-slide deck bridges slide by slide. The steps:
 
 1. the source: a document's chunks, one chunk, or free text (embedded as a
    query: a finding typed in a sentence is short beside the chunks it is
-   compared with, which is what the encoder's query prompt is for; on the
-   sample corpus's 18 planted queries it ranks the counterpart first in all 18,
-   the passage prompt in 16), as language-centred vectors, with its office;
+   compared with, which is what the encoder's query prompt is for), as
+   language-centred vectors, with its office;
 2. candidates: each source chunk's nearest chunks among the target offices
-   only (a FAISS search restricted to their ids; never the source office);
+   only (a vector search restricted to their ids; never the source office);
 3. margin scoring (Artetxe & Schwenk, 2019, the bitext-mining score): a pair's
    cosine over the mean cosine of each side's nearest neighbours in the other
    offices, so a generic chunk close to everything (a hub) ranks below one
-   close to this source only. On Tatoeba English-French it puts the
-   translation first for 98.8% of sentences, where plain cosine does for
-   93.6% (``bench/bridges.py``);
-4. one result per target document, its best aligned passages first, near-
-   duplicates folded into the first of them ("also in");
+   close to this source only (measured against plain cosine in docs/bridges.md);
+4. one result per target document, its best aligned passages first,
+   near-duplicates gathered under the first of them ("also in");
 5. why: the aligned passages' shared terms (``search.term_alignment``).
 """
 

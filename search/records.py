@@ -362,7 +362,7 @@ class FileFailure(BaseModel):
 
     @model_validator(mode="after")
     def _kind_from_reason(self) -> FileFailure:
-        if not self.kind:  # reports stored before kinds were kept
+        if not self.kind:  # a report stored without kinds
             self.kind = self.reason.split(":", 1)[0]
         return self
 

@@ -63,9 +63,8 @@ class TermAligner:
                      target_language: str | None, by_meaning: bool = True) -> list[SharedTerm]:
         """Terms of ``source`` paired with terms of ``target``, exact matches first.
 
-        Pairing by meaning costs one encoder pass per new word (about 5 ms on
-        a CPU core), so a caller explaining many passages may ask for exact
-        matches only.
+        Pairing by meaning costs one encoder pass per new word, so a caller
+        explaining many passages may ask for exact matches only.
         """
         left = self._words(source, source_language)
         right = self._words(target, target_language)

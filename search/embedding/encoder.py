@@ -38,11 +38,11 @@ def quantise_int8(model: nn.Module) -> None:
 
     The linear layers hold nearly all of a transformer's weights and arithmetic; int8 weights,
     with activations quantised per batch, make a CPU encode faster with no calibration data
-    and no extra dependency. Two choices keep the accuracy cost small (measured in README
-    "Fast mode"): weights get a scale per output channel rather than one per matrix, and the
-    down-projections (more inputs than outputs: the feed-forward output, whose inputs carry
-    the large outlier activations one int8 scale per batch handles worst) stay float32; each
-    roughly halved the ranking loss for a smaller loss of speed.
+    and no extra dependency. Two choices keep the accuracy cost small (measured in
+    docs/fast_mode.md): weights get a scale per output channel rather than one per matrix,
+    and the down-projections (more inputs than outputs: the feed-forward output, whose inputs
+    carry the large outlier activations one int8 scale per batch handles worst) stay
+    float32; each cuts the ranking loss for a smaller loss of speed.
 
     PyTorch marks this eager-mode API deprecated in favour of torchao, which is not a
     dependency here; the pinned torch still ships it, so its warnings are silenced rather
@@ -105,9 +105,7 @@ class Encoder:
 
         Every text of a batch is padded to its longest, and the padding costs as much as
         real tokens. sentence-transformers groups a call's texts by characters, a poor proxy
-        for tokens: on SciFact chunks (groups of 512, as an ingest embeds them) its batches
-        ran 13.9% padding, against 3.4% grouped by token count here, which embedded them in
-        0.87x the time (``bench/passage_batching.py``).
+        for tokens, and pads far more (docs/performance.md).
         """
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         longest_first = np.argsort(self._tokens.counts(texts), kind="stable")[::-1]
@@ -139,9 +137,8 @@ class Encoder:
         ``prepare_queries`` has run (``search.embedding.onnx_query``), or else straight
         through the model's own steps (forward, normalise) rather than ``encode``, whose
         per-call bookkeeping (a device check over every parameter, ``eval()`` over every
-        module, sorting by length) cost 3-6 ms of a 45-55 ms single-thread query and buys
-        nothing for one text. Either way the vector is ``encode_queries``'
-        (``tests/test_model_conversion.py``).
+        module, sorting by length) buys nothing for one text. Either way the vector is
+        ``encode_queries``' (``tests/test_model_conversion.py``).
         """
         import torch
         from sentence_transformers.util import batch_to_device
@@ -165,9 +162,9 @@ class Encoder:
         """Make the ONNX Runtime session (exporting the graph if it is new), after which
         ``encode_query`` uses it. Long-running processes call it: the server as it starts
         (in the background), ``bridge eval``, the benchmarks. A one-shot ``bridge search``
-        does not: loading the session (about 1.5 s) would cost more than it saves on one
-        query. Nothing happens where queries run on torch by setting, for int8 or a GPU,
-        or once the session could not be made (logged)."""
+        does not: loading the session would cost more than it saves on one query. Nothing
+        happens where queries run on torch by setting, for int8 or a GPU, or once the
+        session could not be made (logged)."""
         if self._onnx is not None or not self._onnx_wanted:
             return
         import torch

@@ -4,10 +4,9 @@ A search embeds one short text while the user waits, and PyTorch's eager mode sp
 that in per-operation overhead. The model's whole sentence-transformers pipeline (transformer,
 pooling, normalisation) is exported once, by torch's own exporter, to an ONNX graph cached
 under ``cache_dir/onnx``; ONNX Runtime then runs it in processes that will search many times
-(``Encoder.prepare_queries``). On SciFact claims at one thread: 24.4
-against 46.9 ms a query, vectors within 1.5e-7 of torch's (``tests/test_model_conversion.py``
-checks 1e-5). Passages stay on torch: batched, 200-token chunks ran no faster in ONNX
-Runtime, and the index keeps the vectors it was built with.
+(``Encoder.prepare_queries``), with torch's vectors (``tests/test_model_conversion.py``
+checks them; docs/performance.md has the timings). Passages stay on torch: batched, long
+chunks gain nothing in ONNX Runtime, and the index keeps the vectors it was built with.
 
 Nothing here is needed for a search to work: when the packages, the export or the session
 fail, the encoder logs why and embeds queries with torch.

@@ -255,7 +255,7 @@ class LexicalIndex:
         pages never overlap or skip a row."""
         if where == NO_FILTER and not with_text:
             # Nothing to filter or verify: the FTS table ranks alone, with no join per
-            # match (2.6 ms against 8.6 for 1,000 hits over SciFact's 2,625 chunks).
+            # match.
             sql = (f"SELECT rowid, bm25({TABLE}) AS bm25 FROM {TABLE} WHERE {TABLE} MATCH ?"
                    " ORDER BY bm25, rowid LIMIT ? OFFSET ?")
             return db.execute(sql, (expression, limit, offset)).fetchall()
