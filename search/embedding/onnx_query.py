@@ -1,4 +1,4 @@
-"""Queries through ONNX Runtime: torch's vectors, in about half the time of one query.
+"""Queries through ONNX Runtime: torch's vectors, without eager PyTorch's overhead per query.
 
 A search embeds one short text while the user waits, and PyTorch's eager mode spends much of
 that in per-operation overhead. The model's whole sentence-transformers pipeline (transformer,
