@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     rerank_depth: int = Field(20, ge=1, le=200, description="Hits the re-ranker re-orders.")
     duplicate_similarity: float = Field(
         0.93, gt=0, le=1, description="Cosine (language-centred) above which two chunks of "
-        "different documents are near-duplicates; see search.duplicates.")
+        "different documents are near-duplicates; see search.near_duplicates.")
     duplicate_coverage: float = Field(
         0.6, gt=0, le=1, description="Share of each document's chunks that must have a "
         "near-duplicate in the other for the two documents to be near-duplicates.")
