@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
@@ -106,17 +107,37 @@ class LanguageOffsets:
 
 
 @lru_cache(maxsize=4)
-def measure_offsets(encoder: DocumentEncoder, strength: float) -> LanguageOffsets:
+def measure_offsets(encoder: DocumentEncoder, strength: float,
+                    cache_dir: Path | None = None) -> LanguageOffsets:
     """Each reference language's mean minus English's, as ``encoder`` sees them.
 
-    A language's mean is the mean of its short texts' mean and its paragraphs' mean.
+    A language's mean is the mean of its short texts' mean and its paragraphs' mean. They
+    are the same for every knowledge base of a model, so ``cache_dir`` keeps them: embedding
+    the reference costs seconds, once per model rather than once per process.
     """
     key = offsets_key(encoder.model_id, strength)
     if strength == 0:
         return LanguageOffsets(key, strength)
+    cached = _cache_file(cache_dir, key)
+    if cached is not None and cached.exists():
+        stored = LanguageOffsets.from_json(cached.read_text(encoding="utf-8"))
+        if stored.key == key:
+            return stored
     by_length = [{language: encoder.encode_documents(texts).mean(axis=0)
                   for language, texts in by_language.items()}
                  for by_language in reference_texts().values()]
     means = {language: np.mean([m[language] for m in by_length], axis=0)
              for language in by_length[0]}
-    return LanguageOffsets(key, strength, {k: m - means[PIVOT] for k, m in means.items()})
+    offsets = LanguageOffsets(key, strength, {k: m - means[PIVOT] for k, m in means.items()})
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(offsets.to_json(), encoding="utf-8")
+        partial.replace(cached)  # readers see the whole file or none
+    return offsets
+
+
+def _cache_file(cache_dir: Path | None, key: str) -> Path | None:
+    if cache_dir is None:
+        return None
+    return cache_dir / "language_offsets" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"

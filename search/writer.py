@@ -278,7 +278,8 @@ class Writer:
             return live
         outgrown = index.exact and len(index) + len(changes.added_ids) > \
             self.settings.index_exact_limit
-        offsets = measure_offsets(self.encoder, centering) if stale else live.offsets
+        offsets = (measure_offsets(self.encoder, centering, self.settings.cache_dir) if stale
+                   else live.offsets)
         if stale or outgrown:
             stored = all_vectors(db, self.encoder.model_id, self.encoder.dimension)
             index = self.files.new_index(len(stored.ids))

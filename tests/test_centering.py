@@ -96,3 +96,12 @@ def test_a_new_strength_recentres_the_index_at_the_next_publish(settings_for,
     raw_score = weaker.search(query, k=1, mode="dense")[0].score
     expected = float(encoder.encode_query(query)[0] @ encoder.encode_documents([FRENCH[0]])[0])
     assert abs(raw_score - expected) < 1e-4 and abs(centred_score - expected) > 1e-3
+
+
+def test_measured_offsets_are_kept_once_per_model(encoder: Encoder, tmp_path) -> None:
+    measured = measure_offsets.__wrapped__(encoder, 1.0, tmp_path)  # past the in-process cache
+    [kept] = (tmp_path / "language_offsets").iterdir()
+    assert LanguageOffsets.from_json(kept.read_text()).key == measured.key
+    kept.write_text(LanguageOffsets(measured.key, 1.0, {"fr": measured.offsets["fr"]}).to_json())
+    again = measure_offsets.__wrapped__(encoder, 1.0, tmp_path)
+    assert list(again.offsets) == ["fr"]  # read from the file, not embedded again
