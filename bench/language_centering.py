@@ -29,35 +29,21 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import REPO, encoder
+from evaluation.beir import read_jsonl, read_qrels
 from search.centering import LanguageOffsets, measure_offsets
 from search.language import LanguageDetector
 from search.settings import Settings
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def qrels(path: Path) -> dict[str, set[str]]:
-    """Query id -> ids of its relevant documents (BEIR qrels, header line skipped)."""
-    relevant: dict[str, set[str]] = {}
-    for line in path.read_text().splitlines()[1:]:
-        if line:
-            query, document, *_ = line.split("\t")
-            relevant.setdefault(query, set()).add(document)
-    return relevant
-
 
 Loaded = tuple[list[str], list[str], list[str], list[set[int]], list[int | None]]
 
 
 def scifact(data: Path, n_queries: int = 200, n_others: int = 1000) -> Loaded:
     folder = data / "scifact_train"
-    relevant = qrels(folder / "qrels" / "train.tsv")
+    relevant = read_qrels(folder / "qrels" / "train.tsv")
     queries = [q for q in read_jsonl(folder / "queries.jsonl") if q["_id"] in relevant]
     queries = queries[:n_queries]
     wanted = set().union(*(relevant[q["_id"]] for q in queries))
-    corpus = read_jsonl(folder / "corpus.jsonl")
+    corpus = list(read_jsonl(folder / "corpus.jsonl"))
     others = [d for d in corpus if d["_id"] not in wanted][:n_others]
     docs = [d for d in corpus if d["_id"] in wanted] + others
     position = {d["_id"]: i for i, d in enumerate(docs)}
@@ -68,26 +54,26 @@ def scifact(data: Path, n_queries: int = 200, n_others: int = 1000) -> Loaded:
 
 def tatoeba(data: Path) -> Loaded:
     folder = data / "tatoeba_eng-fra"
-    french = read_jsonl(folder / "corpus.jsonl")
-    english = read_jsonl(folder / "queries.jsonl")
+    french = list(read_jsonl(folder / "corpus.jsonl"))
+    english = list(read_jsonl(folder / "queries.jsonl"))
     docs = [d["text"] for d in french] + [q["text"] for q in english]
     languages = ["fr"] * len(french) + ["en"] * len(english)
     position = {d["_id"]: i for i, d in enumerate(french)}
-    truth = qrels(folder / "qrels" / "test.tsv")
+    truth = read_qrels(folder / "qrels" / "test.tsv")
     targets = [{position[d] for d in truth[q["_id"]]} for q in english]
     excluded = [len(french) + i for i in range(len(english))]  # the query itself
     return [q["text"] for q in english], docs, languages, targets, excluded
 
 
 def xquad(data: Path) -> Loaded:
-    spanish = read_jsonl(data / "xquad_en-es_paragraph" / "corpus.jsonl")
-    english = read_jsonl(data / "xquad_es-en_paragraph" / "corpus.jsonl")
+    spanish = list(read_jsonl(data / "xquad_en-es_paragraph" / "corpus.jsonl"))
+    english = list(read_jsonl(data / "xquad_es-en_paragraph" / "corpus.jsonl"))
     docs = [d["text"] for d in spanish] + [d["text"] for d in english]
     languages = ["es"] * len(spanish) + ["en"] * len(english)
     position = {d["_id"]: i for i, d in enumerate(spanish)}
     twin = {d["_id"]: len(spanish) + i for i, d in enumerate(english)}
-    truth = qrels(data / "xquad_en-es_paragraph" / "qrels" / "test.tsv")
-    queries = read_jsonl(data / "xquad_en-es_paragraph" / "queries.jsonl")
+    truth = read_qrels(data / "xquad_en-es_paragraph" / "qrels" / "test.tsv")
+    queries = list(read_jsonl(data / "xquad_en-es_paragraph" / "queries.jsonl"))
     return ([q["text"] for q in queries], docs, languages,
             [{position[d] for d in truth[q["_id"]]} for q in queries],
             [twin[next(iter(truth[q["_id"]]))] for q in queries])

@@ -62,12 +62,10 @@ class KnowledgeBase:
         self.encoder = encoder
         self.database = Database(settings.db_path)
         self.lexical = LexicalIndex(Analyzer())
-        with self.database.connect() as db:
-            self.lexical.reanalyse_if_changed(db)
         self.generation_files = GenerationFiles(settings, encoder.dimension)
         with self.database.connect() as db:
+            self.lexical.reanalyse_if_changed(db)
             check_model(db, settings, encoder)
-        with self.database.connect() as db:
             check_backend(db, self.generation_files)
         self.embedding_cache = EmbeddingCache(self.database, encoder.model_id)
         self.live_generation = LiveGeneration(self.database, self.generation_files)
