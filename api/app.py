@@ -67,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.kb = open_knowledge_base(settings)
-        threading.Thread(target=app.state.kb.encoder.prepare_queries, name="query-encoder",
+        threading.Thread(target=app.state.kb.query_reader.prepare, name="query-reader",
                          daemon=True).start()  # searches wait for it only if it is not done
         app.state.keys = KeyStore(app.state.kb.database)
         app.state.sessions = SessionStore(app.state.kb.database,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ingest.chunking import Chunker, TokenCounter
@@ -85,25 +84,10 @@ class PrepareSpec:
     def preparer(self, count_tokens: TokenCounter | None = None) -> Preparer:
         """A preparer; without ``count_tokens`` it loads only the model's tokenizer."""
         return Preparer(
-            Chunker(count_tokens or _tokenizer_counter(self.tokenizer), self.chunk_tokens,
+            Chunker(count_tokens or PlainTokens.of_model(self.tokenizer).count, self.chunk_tokens,
                     self.overlap_tokens),
             LanguageDetector(list(self.languages)), self.overrides, self.office_regions,
             self.limits, self.ocr)
-
-
-def _tokenizer_counter(model: str) -> TokenCounter:
-    """Counts tokens as the encoder does (``Encoder.count_tokens``) without loading its
-    weights: from the folder's ``tokenizer.json`` (no torch import), else via transformers."""
-    saved = Path(model) / "tokenizer.json"
-    if saved.is_file():
-        from tokenizers import Tokenizer
-
-        backend = Tokenizer.from_file(str(saved))
-    else:
-        from transformers import AutoTokenizer
-
-        backend = AutoTokenizer.from_pretrained(model).backend_tokenizer
-    return PlainTokens(backend).count
 
 
 class Preparer:

@@ -123,18 +123,24 @@ def measure_offsets(encoder: DocumentEncoder, strength: float,
         stored = LanguageOffsets.from_json(cached.read_text(encoding="utf-8"))
         if stored.key == key:
             return stored
-    by_length = [{language: encoder.encode_documents(texts).mean(axis=0)
-                  for language, texts in by_language.items()}
-                 for by_language in reference_texts().values()]
-    means = {language: np.mean([m[language] for m in by_length], axis=0)
-             for language in by_length[0]}
-    offsets = LanguageOffsets(key, strength, {k: m - means[PIVOT] for k, m in means.items()})
+    offsets = LanguageOffsets(key, strength, _reference_offsets(encoder))
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_suffix(f".{os.getpid()}.tmp")
         partial.write_text(offsets.to_json(), encoding="utf-8")
         partial.replace(cached)  # readers see the whole file or none
     return offsets
+
+
+@lru_cache(maxsize=4)
+def _reference_offsets(encoder: DocumentEncoder) -> dict[str, np.ndarray]:
+    """Each language's mean minus English's, unscaled: the same at every strength."""
+    by_length = [{language: encoder.encode_documents(texts).mean(axis=0)
+                  for language, texts in by_language.items()}
+                 for by_language in reference_texts().values()]
+    means = {language: np.mean([m[language] for m in by_length], axis=0)
+             for language in by_length[0]}
+    return {k: m - means[PIVOT] for k, m in means.items()}
 
 
 def _cache_file(cache_dir: Path | None, key: str) -> Path | None:

@@ -31,13 +31,18 @@ class LanguageDetector:
     """Detects the ISO 639-1 code of a text among the configured languages."""
 
     def __init__(self, codes: list[str]) -> None:
-        self._detector = _detector(tuple(sorted(codes)))
+        self._codes = tuple(sorted(codes))
+
+    def load(self) -> None:
+        """Build the detector's models now rather than at the first text (most of a second:
+        a command that detects nothing never pays it; the server pays it as it starts)."""
+        _detector(self._codes)
 
     def detect(self, text: str) -> str | None:
         sample = valid_utf8(text[:2000])  # lingua raises on lone surrogates
         if len(sample.strip()) < MIN_CHARS:
             return None
-        confidences = self._detector.compute_language_confidence_values(sample)
+        confidences = _detector(self._codes).compute_language_confidence_values(sample)
         if not confidences or confidences[0].value < MIN_CONFIDENCE:
             return None
         return confidences[0].language.iso_code_639_1.name.lower()

@@ -39,6 +39,13 @@ class QueryReader:
         self.encoder = encoder
         self.detector = detector
 
+    def prepare(self) -> None:
+        """Load now what the first query would wait for (both load at first use, so that
+        commands that read no query never pay): the language detector, the model and its
+        query session."""
+        self.detector.load()
+        self.encoder.prepare_queries()
+
     def read(self, query: str, mode: SearchMode = SearchMode.hybrid) -> Query:
         """The query parsed, its language detected and, unless ``mode`` is keyword-only,
         embedded."""

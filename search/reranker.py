@@ -13,13 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from sentence_transformers import CrossEncoder
 
 
 class Reranker:
     def __init__(self, path: Path) -> None:
         if not path.is_dir():
             raise FileNotFoundError(f"reranker_path {path} is not a model folder")
+        from sentence_transformers import CrossEncoder
+
         self.model = CrossEncoder(str(path), device="cpu")
 
     def scores(self, query: str, texts: list[str]) -> np.ndarray:

@@ -15,6 +15,7 @@ from search.embedding.models import (
     FULL_PRECISION,
     Precision,
     QueryRuntime,
+    declared_dimension,
     model_id,
     resolve_model,
 )
@@ -22,6 +23,7 @@ from search.embedding.onnx_query import OnnxQueries, graph_path
 from search.embedding.tokens import PlainTokens
 
 if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
     from torch import nn
 
     from search.settings import Settings
@@ -70,8 +72,6 @@ class Encoder:
     def __init__(self, name: str, cache_dir: Path, batch_size: int = 32,
                  precision: Precision = FULL_PRECISION, device: str = "cpu",
                  query_runtime: QueryRuntime = "onnx") -> None:
-        from sentence_transformers import SentenceTransformer
-
         self.model_id = model_id(name, precision)
         self.precision = precision
         self.batch_size = batch_size
@@ -79,26 +79,57 @@ class Encoder:
             # PyTorch's dynamically quantised layers have CPU kernels only.
             log.warning("an int8 encoder runs on the CPU, not on %s", device)
             device = "cpu"
-        folder = resolve_model(name, cache_dir)
-        self._model = SentenceTransformer(folder, device=device)
-        if precision == "int8":
-            quantise_int8(self._model)
-        if not self._model.prompts.get("query") and "e5" in self.model_id.lower():
-            self._model.prompts.update(E5_PROMPTS)
-        self._model.eval()  # once: ``encode_query`` skips ``encode``'s call of it
-        self.dimension = int(self._model.get_embedding_dimension())
-        self.max_tokens = int(self._model.max_seq_length)
-        self.tokenizer = self._model.tokenizer
-        # A plain copy of the Rust tokenizer counts: no "sequence too long" warnings, and no
-        # padding or truncation left behind by an encode (search.embedding.tokens).
-        self._tokens = PlainTokens(self.tokenizer.backend_tokenizer)
+        self._device = device
+        self._folder, self._cache_dir = Path(resolve_model(name, cache_dir)), cache_dir
         # ONNX Runtime serves float32 CPU queries (search.embedding.onnx_query) once
         # ``prepare_queries`` loads it, so an ingest never pays for the export.
-        self._folder, self._cache_dir = Path(folder), cache_dir
         self._onnx_wanted = (query_runtime == "onnx" and precision == FULL_PRECISION
                              and device == "cpu")
         self._onnx: OnnxQueries | None = None
         self._onnx_lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._loaded: SentenceTransformer | None = None
+        self._tokens: PlainTokens | None = None
+        self._dimension = declared_dimension(self._folder)
+
+    @property
+    def _model(self) -> SentenceTransformer:
+        """The model, loaded at its first use: commands that embed nothing (``bridge
+        status``, an unchanged re-ingest, the key and run commands) never pay for torch and
+        the weights."""
+        if self._loaded is None:
+            with self._load_lock:
+                if self._loaded is None:
+                    self._loaded = self._load()
+        return self._loaded
+
+    def _load(self) -> SentenceTransformer:
+        from sentence_transformers import SentenceTransformer
+
+        log.info("loading embedding model %s (%s, %s)", self.model_id, self.precision,
+                 self._device)
+        model = SentenceTransformer(str(self._folder), device=self._device)
+        if self.precision == "int8":
+            quantise_int8(model)
+        if not model.prompts.get("query") and "e5" in self.model_id.lower():
+            model.prompts.update(E5_PROMPTS)
+        model.eval()  # once: ``encode_query`` skips ``encode``'s call of it
+        return model
+
+    @property
+    def dimension(self) -> int:
+        """The vectors' length, read from the model folder without loading it when the
+        folder declares it."""
+        if self._dimension is None:
+            self._dimension = int(self._model.get_embedding_dimension())
+        return self._dimension
+
+    def _plain_tokens(self) -> PlainTokens:
+        """A plain copy of the Rust tokenizer counts: no "sequence too long" warnings, and
+        no padding or truncation left behind by an encode (search.embedding.tokens)."""
+        if self._tokens is None:
+            self._tokens = PlainTokens.of_model(self._folder)
+        return self._tokens
 
     def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
         """Unit vectors in the order of ``texts``, embedded in batches of similar token counts.
@@ -108,7 +139,7 @@ class Encoder:
         for tokens, and pads far more (docs/performance.md).
         """
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        longest_first = np.argsort(self._tokens.counts(texts), kind="stable")[::-1]
+        longest_first = np.argsort(self._plain_tokens().counts(texts), kind="stable")[::-1]
         prompt_name = prompt if self._model.prompts.get(prompt) else None
         for start in range(0, len(texts), self.batch_size):
             rows = longest_first[start:start + self.batch_size]
@@ -162,9 +193,10 @@ class Encoder:
         """Make the ONNX Runtime session (exporting the graph if it is new), after which
         ``encode_query`` uses it. Long-running processes call it: the server as it starts
         (in the background), ``bridge eval``, the benchmarks. A one-shot ``bridge search``
-        does not: loading the session would cost more than it saves on one query. Nothing
-        happens where queries run on torch by setting, for int8 or a GPU, or once the
-        session could not be made (logged)."""
+        does not: loading the session would cost more than it saves on one query. Where
+        queries run on torch (by setting, for int8 or a GPU, or once the session could not
+        be made, logged) it only loads the model."""
+        model = self._model
         if self._onnx is not None or not self._onnx_wanted:
             return
         import torch
@@ -173,7 +205,7 @@ class Encoder:
             if self._onnx is None and self._onnx_wanted:
                 try:
                     self._onnx = OnnxQueries.load(
-                        self._model, graph_path(self._folder, self._cache_dir),
+                        model, graph_path(self._folder, self._cache_dir),
                         torch.get_num_threads())
                 except Exception as exc:  # queries still work on torch
                     log.warning("queries run on torch: no ONNX Runtime session (%s)", exc)
@@ -181,7 +213,7 @@ class Encoder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text``, without special tokens or prompt."""
-        return self._tokens.count(text)
+        return self._plain_tokens().count(text)
 
 
 @lru_cache(maxsize=4)
@@ -193,7 +225,6 @@ def load_encoder(name: str, cache_dir: Path, batch_size: int = 32,
 
     ``device`` is a torch device: "cpu" everywhere but in a Ray encoder actor given a GPU.
     """
-    log.info("loading embedding model %s (%s, %s)", name, precision, device)
     return Encoder(name, cache_dir, batch_size, precision, device, query_runtime)
 
 

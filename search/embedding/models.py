@@ -12,6 +12,7 @@ never reach a model hub:
 from __future__ import annotations
 
 import fcntl
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, get_args
@@ -91,3 +92,21 @@ def resolve_model(name: str, cache_dir: Path) -> str:
         return str(BUILTIN_MODELS[name](cache_dir))
     path = Path(name).expanduser()
     return str(path) if path.exists() else name
+
+
+def declared_dimension(folder: Path) -> int | None:
+    """The vectors' length a sentence-transformers folder declares (its pooling module's
+    config) when nothing after the pooling changes it; None when it must be loaded to tell."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text())
+    except (OSError, ValueError):
+        return None
+    kinds = [m.get("type", "").rsplit(".", 1)[-1] for m in modules]
+    if kinds[1:] not in (["Pooling"], ["Pooling", "Normalize"]):
+        return None
+    try:
+        config = json.loads((folder / modules[1]["path"] / "config.json").read_text())
+    except (OSError, ValueError, KeyError):
+        return None
+    dimension = config.get("embedding_dimension") or config.get("word_embedding_dimension")
+    return int(dimension) if dimension else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -24,6 +25,19 @@ class PlainTokens:
         self._tokenizer = Tokenizer.from_str(backend.to_str())
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
+
+    @classmethod
+    def of_model(cls, model: str | Path) -> PlainTokens:
+        """The counter of a model folder or hub id, without loading its weights: from the
+        folder's ``tokenizer.json`` (no torch import), else via transformers."""
+        saved = Path(model) / "tokenizer.json"
+        if saved.is_file():
+            from tokenizers import Tokenizer
+
+            return cls(Tokenizer.from_file(str(saved)))
+        from transformers import AutoTokenizer
+
+        return cls(AutoTokenizer.from_pretrained(str(model)).backend_tokenizer)
 
     def count(self, text: str) -> int:
         return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
