@@ -118,7 +118,7 @@ class Bridger:
         self.live = live
         self.reader = reader
         self.encoder = encoder
-        self.aligner = TermAligner(encoder, analyzer, settings.term_similarity)
+        self.aligner = TermAligner(database, encoder, analyzer, settings.term_similarity)
         self._cache: _OfficeCache | None = None
         self._lock = threading.Lock()
 

@@ -6,7 +6,7 @@ The steps, each a small method (the query is read first: ``search.queries``):
    so a filtered query still fills k) and the same phrases (a hit must contain
    each one as written): the dense list from the published vector generation,
    the keyword list from the FTS5 table;
-2. fuse them (``search.fusion``) in hybrid mode;
+2. fuse them (``search.fusion``) in hybrid mode, a decisive keyword match first;
 3. re-rank the top with the cross-encoder when one is configured;
 4. turn the chunk ids that are shown into hits with highlighted snippets, near-duplicates
    gathered under the first of them ("also in").
@@ -51,7 +51,8 @@ class Retriever:
         self.live = live
         self.highlighter = Highlighter(lexical.analyzer, settings.snippet_chars)
         self.weights = FusionWeights(settings.fusion_k, settings.dense_weight,
-                                     settings.lexical_weight)
+                                     settings.lexical_weight, settings.exact_match_gap,
+                                     settings.exact_match_chunks, settings.exact_match_terms)
         self.reranker: Reranker | None = (load_reranker(settings.reranker_path)
                                           if settings.reranker_path else None)
 
@@ -99,8 +100,8 @@ class Retriever:
             return dense[:depth]
         with self.database.connect() as db:
             languages_of = chunk_languages(db, [i for i, _ in dense] + [i for i, _ in lexical])
-        return fuse([i for i, _ in dense], [i for i, _ in lexical], languages_of,
-                    query.language, self.weights)[:depth]
+        terms = len(self.lexical.analyzer.content_words(query.text, query.language))
+        return fuse(dense, lexical, languages_of, query.language, terms, self.weights)[:depth]
 
     def _allowed(self, db: sqlite3.Connection, query: Query, languages: list[str | None],
                  filters: Filters | None, where: str, params: list) -> np.ndarray | None:

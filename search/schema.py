@@ -6,7 +6,8 @@ AUTOINCREMENT so an id is never reused and a stale vector can never point at a d
 chunk. ``embeddings`` keeps raw vectors by (model, chunk text hash): the embedding cache,
 and what the vector index is rebuilt from. ``chunk_terms`` is the keyword index
 (``search.lexical``); ``chunk_twins`` and ``document_twins`` the near-duplicate pairs
-(``search.near_duplicates``); ``roots`` the names paths are shown under
+(``search.near_duplicates``); ``word_vectors`` the words of "why it matched"
+(``search.word_vectors``); ``roots`` the names paths are shown under
 (``search.path_names``); ``runs`` every ingest and re-index run with its report; ``meta``
 what the database says of itself: the schema version, the model, the published generation.
 
@@ -95,9 +96,17 @@ CREATE TABLE IF NOT EXISTS document_twins (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS document_twins_twin ON document_twins(twin_id);
 """
+# Word vectors for "why it matched" (``search.word_vectors``), float16, by model and folded word.
+WORD_VECTORS = """
+CREATE TABLE IF NOT EXISTS word_vectors (
+    model_id TEXT NOT NULL, word TEXT NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (model_id, word)
+) WITHOUT ROWID;
+"""
 ROOTS = "CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, shown TEXT NOT NULL)"
 
-TABLES = (META, DOCUMENTS, PATHS, CHUNKS, EMBEDDINGS, RUNS, CHUNK_TERMS, NEAR_DUPLICATES, ROOTS)
+TABLES = (META, DOCUMENTS, PATHS, CHUNKS, EMBEDDINGS, RUNS, CHUNK_TERMS, NEAR_DUPLICATES, ROOTS,
+          WORD_VECTORS)
 
 
 class SchemaError(RuntimeError):

@@ -108,6 +108,14 @@ class Settings(BaseSettings):
                               description="Candidates each list contributes to hybrid fusion.")
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense list in fusion.")
     lexical_weight: float = Field(1.0, ge=0, description="Weight of the keyword list in fusion.")
+    exact_match_gap: float = Field(
+        1.5, ge=0, description="Hybrid: keyword scores this many times the next one's are an "
+        "exact match and come first (a name, a code); 0 turns the rule off. See search.fusion.")
+    exact_match_chunks: int = Field(
+        5, ge=1, le=50, description="Most chunks an exact match may put first.")
+    exact_match_terms: int = Field(
+        4, ge=1, description="Most content words of a query that names something (the "
+        "exact-match rule's queries); a longer one describes.")
     max_phrase_matches: int = Field(10_000, ge=100,
                                     description="Most chunks a quoted phrase may select.")
     hits_per_document: int = Field(3, ge=1, le=20,

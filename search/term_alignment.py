@@ -11,7 +11,8 @@ it. Each passage's content words (stop words dropped) are compared twice:
   similar word and their cosine reaches ``term_similarity`` (mutual best
   match, as in SimAlign's argmax alignment of Jalili Sabet et al., 2020).
 
-Word vectors are cached: passages of one corpus repeat their vocabulary.
+Word vectors are read from those a publish stored (``search.word_vectors``); a word no
+stored chunk holds (in a typed finding) is embedded here and kept in memory.
 """
 
 from __future__ import annotations
@@ -22,37 +23,24 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from search.database import Database
 from search.lexical import Analyzer
-from search.lexical.analysis import fold_accents
 from search.records import SharedTerm
+from search.word_vectors import meaning_keys, passage_words, stored_word_vectors
 
 if TYPE_CHECKING:
     from search.embedding import Encoder
 
-_MAX_WORDS = 48  # per passage: enough for a 200-token chunk's content words
-_MIN_MEANING_CHARS = 4  # shorter words pair by spelling only
 _MAX_SHARED = 12
 _CACHE_WORDS = 50_000
-
-
-def _key(word: str) -> str:
-    return fold_accents(word.casefold())
-
-
-def _is_number(word: str) -> bool:
-    return any(ch.isdigit() for ch in word)
-
-
-def _unmatched(words: dict[str, str], matched: set[str]) -> list[str]:
-    """Words left to pair by meaning: not matched already, long enough to mean something."""
-    return [w for k, w in words.items()
-            if k not in matched and len(w) >= _MIN_MEANING_CHARS and not _is_number(w)]
 
 
 class TermAligner:
     """Pairs the terms of two passages; one per knowledge base, thread-safe."""
 
-    def __init__(self, encoder: Encoder, analyzer: Analyzer, threshold: float) -> None:
+    def __init__(self, database: Database, encoder: Encoder, analyzer: Analyzer,
+                 threshold: float) -> None:
+        self.database = database
         self.encoder = encoder
         self.analyzer = analyzer
         self.threshold = threshold
@@ -63,49 +51,46 @@ class TermAligner:
                      target_language: str | None, by_meaning: bool = True) -> list[SharedTerm]:
         """Terms of ``source`` paired with terms of ``target``, exact matches first.
 
-        Pairing by meaning costs one encoder pass per new word, so a caller
-        explaining many passages may ask for exact matches only.
+        Pairing by meaning compares every pair of words, so a caller explaining many
+        passages may ask for exact matches only.
         """
-        left = self._words(source, source_language)
-        right = self._words(target, target_language)
+        left = passage_words(self.analyzer, source, source_language)
+        right = passage_words(self.analyzer, target, target_language)
         exact_keys = left.keys() & right.keys()
         shared = [SharedTerm(source=left[k], target=right[k], similarity=1.0, exact=True)
                   for k in sorted(exact_keys, key=list(left).index)]
         if by_meaning:
-            shared += self._by_meaning(_unmatched(left, exact_keys), _unmatched(right, exact_keys))
+            shared += self._by_meaning(left, meaning_keys(left, exact_keys),
+                                       right, meaning_keys(right, exact_keys))
         return shared[:_MAX_SHARED]
 
-    def _words(self, text: str, language: str | None) -> dict[str, str]:
-        """Folded key -> the word as first written; short words only when numbers."""
-        words: dict[str, str] = {}
-        for word in self.analyzer.content_words(text, language):
-            if len(word) >= 3 or _is_number(word):
-                words.setdefault(_key(word), word)
-            if len(words) == _MAX_WORDS:
-                break
-        return words
-
-    def _by_meaning(self, left: list[str], right: list[str]) -> list[SharedTerm]:
+    def _by_meaning(self, left_words: dict[str, str], left: list[str],
+                    right_words: dict[str, str], right: list[str]) -> list[SharedTerm]:
+        """Mutual best matches among the words of ``left`` and ``right`` (their keys)."""
         if not left or not right:
             return []
-        similarities = self._embed(left) @ self._embed(right).T
+        similarities = self._vectors_of(left) @ self._vectors_of(right).T
         best_right = similarities.argmax(axis=1)
         best_left = similarities.argmax(axis=0)
         pairs = [(i, int(j), float(similarities[i, j])) for i, j in enumerate(best_right)
                  if best_left[j] == i and similarities[i, j] >= self.threshold]
         pairs.sort(key=lambda p: -p[2])
-        return [SharedTerm(source=left[i], target=right[j], similarity=round(s, 4), exact=False)
-                for i, j, s in pairs]
+        return [SharedTerm(source=left_words[left[i]], target=right_words[right[j]],
+                           similarity=round(s, 4), exact=False) for i, j, s in pairs]
 
-    def _embed(self, words: list[str]) -> np.ndarray:
-        keys = [_key(w) for w in words]
+    def _vectors_of(self, keys: list[str]) -> np.ndarray:
+        """One vector per word key: stored by a publish, kept here, or embedded now."""
         with self._lock:
             known = {k: self._vectors[k] for k in keys if k in self._vectors}
+        if len(known) < len(keys):
+            with self.database.connect() as db:
+                known.update(stored_word_vectors(db, self.encoder.model_id,
+                                                 [k for k in keys if k not in known]))
         missing = list(dict.fromkeys(k for k in keys if k not in known))
         if missing:
             known.update(zip(missing, self.encoder.encode_queries(missing), strict=True))
-            with self._lock:
-                self._vectors.update((k, known[k]) for k in missing)
-                while len(self._vectors) > _CACHE_WORDS:  # oldest first
-                    self._vectors.popitem(last=False)
+        with self._lock:
+            self._vectors.update((k, known[k]) for k in keys)
+            while len(self._vectors) > _CACHE_WORDS:  # oldest first
+                self._vectors.popitem(last=False)
         return np.stack([known[k] for k in keys])

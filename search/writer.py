@@ -47,6 +47,7 @@ from search.near_duplicates import (
 from search.records import DocumentMeta, FileStat, NewChunk
 from search.settings import Settings
 from search.sql import get_meta, set_meta
+from search.word_vectors import WordVectorWriter
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +164,7 @@ class Writer:
         self.encoder = encoder
         self.rules = NearDuplicateRules(settings.duplicate_similarity,
                                         settings.duplicate_coverage)
+        self.words = WordVectorWriter(encoder, lexical.analyzer)
         self._puts: dict[str, _Put] = {}
         self._links: list[_Link] = []
         self._deletes: list[str] = []
@@ -196,9 +198,15 @@ class Writer:
         """Make every pending write visible at once; returns the published generation.
 
         The generation number only moves when the vectors changed: a publish of
-        moves and metadata alone keeps serving the same index file.
+        moves and metadata alone keeps serving the same index file. The new chunks' words
+        are embedded before the write transaction starts, so it stays short.
         """
         with self.database.connect() as db:
+            words, word_vectors = self.words.new_words(
+                db, ((c.text, c.language or put.meta.language)
+                     for put in self._puts.values() for c in put.chunks))
+        with self.database.connect() as db:
+            self.words.save(db, words, word_vectors)
             live = self.files.load(db)
             changes = _Changes()
             unnamed: set[int] = set()  # documents a path pointed at until now

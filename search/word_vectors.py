@@ -1,0 +1,101 @@
+"""Word vectors for "why it matched": the content words of stored chunks, embedded at publish.
+
+Pairing two passages' words by meaning (``search.term_alignment``) needs a vector per word.
+Embedded when a bridge is asked for, they made a document's first bridges wait on the model
+for a few hundred words, often while other searches held the cores; a corpus repeats its
+vocabulary, so a publish embeds only the words no earlier chunk brought and stores them
+here, and a bridge reads them (docs/bridges.md has the timings). Vectors are kept as
+float16: a word's cosine to another needs no more, and the table is half the size.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+
+import numpy as np
+
+from search.embedding import Encoder
+from search.lexical import Analyzer
+from search.lexical.analysis import fold_accents
+from search.sql import batches, get_meta, placeholders, set_meta
+
+MAX_WORDS = 48  # per passage: enough for a 200-token chunk's content words
+MIN_MEANING_CHARS = 4  # shorter words pair by spelling only
+_BACKFILLED = "word_vectors_model"  # the model every stored chunk's words were embedded by
+
+
+def word_key(word: str) -> str:
+    """What two spellings of one word share: case and accents folded."""
+    return fold_accents(word.casefold())
+
+
+def is_number(word: str) -> bool:
+    return any(ch.isdigit() for ch in word)
+
+
+def passage_words(analyzer: Analyzer, text: str, language: str | None) -> dict[str, str]:
+    """Folded key -> the word as first written; short words only when numbers."""
+    words: dict[str, str] = {}
+    for word in analyzer.content_words(text, language):
+        if len(word) >= 3 or is_number(word):
+            words.setdefault(word_key(word), word)
+        if len(words) == MAX_WORDS:
+            break
+    return words
+
+
+def meaning_keys(words: dict[str, str], matched: set[str] = frozenset()) -> list[str]:
+    """Keys of the words left to pair by meaning: not matched by spelling already, long
+    enough to mean something, not numbers."""
+    return [k for k, w in words.items()
+            if k not in matched and len(w) >= MIN_MEANING_CHARS and not is_number(w)]
+
+
+def stored_word_vectors(db: sqlite3.Connection, model_id: str,
+                        keys: Iterable[str]) -> dict[str, np.ndarray]:
+    """The stored vectors (float32) of these word keys, for those that have one."""
+    found: dict[str, np.ndarray] = {}
+    for batch in batches(sorted(set(keys))):
+        rows = db.execute(f"SELECT word, vector FROM word_vectors WHERE model_id = ? AND word"
+                          f" IN ({placeholders(batch)})", [model_id, *batch])
+        found.update((r[0], np.frombuffer(r[1], dtype=np.float16).astype(np.float32))
+                     for r in rows)
+    return found
+
+
+class WordVectorWriter:
+    """Embeds the new words of the chunks a publish stores; the writer saves them in its
+    transaction, so they come and go with the publish."""
+
+    def __init__(self, encoder: Encoder, analyzer: Analyzer) -> None:
+        self.encoder = encoder
+        self.analyzer = analyzer
+
+    def new_words(self, db: sqlite3.Connection,
+                  texts: Iterable[tuple[str, str | None]]) -> tuple[list[str], np.ndarray]:
+        """The keys of the words of (text, language) pairs that have no stored vector yet
+        (every stored chunk's too, the first time a model's words are kept), embedded."""
+        model_id = self.encoder.model_id
+        if get_meta(db, _BACKFILLED) != model_id:
+            stored = db.execute("SELECT text, language FROM chunks").fetchall()
+            texts = [*texts, *((r[0], r[1]) for r in stored)]
+        keys: dict[str, None] = {}
+        for text, language in texts:
+            keys.update(dict.fromkeys(meaning_keys(passage_words(self.analyzer, text,
+                                                                 language))))
+        stored_keys: set[str] = set()
+        for batch in batches(list(keys)):
+            stored_keys.update(r[0] for r in db.execute(
+                f"SELECT word FROM word_vectors WHERE model_id = ? AND word IN"
+                f" ({placeholders(batch)})", [model_id, *batch]))
+        missing = [k for k in keys if k not in stored_keys]
+        if not missing:
+            return [], np.zeros((0, self.encoder.dimension), dtype=np.float32)
+        return missing, self.encoder.encode_queries(missing)
+
+    def save(self, db: sqlite3.Connection, keys: list[str], vectors: np.ndarray) -> None:
+        db.executemany("INSERT OR IGNORE INTO word_vectors(model_id, word, vector) VALUES"
+                       " (?, ?, ?)", [(self.encoder.model_id, k, v.astype(np.float16).tobytes())
+                                      for k, v in zip(keys, vectors, strict=True)])
+        set_meta(db, _BACKFILLED, self.encoder.model_id)
