@@ -12,8 +12,8 @@ that people search by names:
   whose language is not known (a name, a code: too short to tell) is judged by both sides
   everywhere: a name is spelled alike in every language, and a chunk without it does not
   match it.
-- **A decisive keyword match comes first** in a query that names something (at most
-  ``exact_match_terms`` content words: a name, a code, a name and what it is). Ranks count
+- **A decisive keyword match comes first** in a query that names something (a few words,
+  one of them a name or a code: ``search.naming``). Ranks count
   a keyword win by a wide margin the same as a coin toss, and the dense list cannot know an
   invented name: "Quarkblossom syndrome" scores 6.0 in the one chunk that holds both words
   and under 3.0 in those that hold "syndrome" alone. When the top keyword scores stand
@@ -38,7 +38,12 @@ class FusionWeights:
     lexical: float
     exact_match_gap: float  # 0: no exact-match rule
     exact_match_chunks: int
-    exact_match_terms: int
+
+
+def _judged(language: str | None, query_language: str | None) -> bool:
+    """Whether the keyword side can judge a chunk of ``language`` for this query: only when
+    both languages are known and the same."""
+    return bool(query_language and language and language == query_language)
 
 
 def decisive_matches(lexical: Sequence[tuple[int, float]], gap: float, most: int) -> list[int]:
@@ -55,11 +60,12 @@ def decisive_matches(lexical: Sequence[tuple[int, float]], gap: float, most: int
 
 def fuse(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]],
          languages: Mapping[int, str | None], query_language: str | None,
-         query_terms: int, weights: FusionWeights) -> list[tuple[int, float]]:
+         names_something: bool, weights: FusionWeights) -> list[tuple[int, float]]:
     """Chunk ids with fused scores, best first (ties by id, so paging is stable).
 
     ``dense`` and ``lexical`` are (chunk id, score) lists, best first; ``languages`` maps
-    each candidate chunk to its language; ``query_terms`` counts the query's content words.
+    each candidate chunk to its language; ``names_something`` says whether the query names
+    something (``search.naming``), which lets a decisive keyword match lead.
     """
     dense_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(dense, 1)}
     lexical_rank = {chunk_id: rank for rank, (chunk_id, _) in enumerate(lexical, 1)}
@@ -70,14 +76,16 @@ def fuse(dense: Sequence[tuple[int, float]], lexical: Sequence[tuple[int, float]
         if chunk_id in dense_rank:
             score += weights.dense / (weights.k + dense_rank[chunk_id])
             language = languages.get(chunk_id)
-            if query_language and language and language != query_language:
+            if not _judged(language, query_language):
                 rank = min(rank or dense_rank[chunk_id], dense_rank[chunk_id])
         if rank is not None:
             score += weights.lexical / (weights.k + rank)
         scores[chunk_id] = score
     fused = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-    if query_terms > weights.exact_match_terms:
+    if not names_something:
         return fused
-    first = set(decisive_matches(lexical, weights.exact_match_gap, weights.exact_match_chunks))
+    judged = [hit for hit in lexical
+              if not query_language or _judged(languages.get(hit[0]), query_language)]
+    first = set(decisive_matches(judged, weights.exact_match_gap, weights.exact_match_chunks))
     return [hit for hit in fused if hit[0] in first] + [hit for hit in fused
                                                          if hit[0] not in first]

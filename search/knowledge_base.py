@@ -69,7 +69,9 @@ class KnowledgeBase:
             check_backend(db, self.generation_files)
         self.embedding_cache = EmbeddingCache(self.database, encoder.model_id)
         self.live_generation = LiveGeneration(self.database, self.generation_files)
-        self.query_reader = QueryReader(encoder, LanguageDetector(settings.languages))
+        self.query_reader = QueryReader(encoder, LanguageDetector(settings.languages),
+                                        self.lexical.analyzer, settings.languages,
+                                        settings.exact_match_terms)
         self.retriever = Retriever(settings, self.database, self.lexical, self.live_generation)
         self.document_ranker = DocumentRanker(self.database, self.retriever,
                                               settings.hits_per_document)

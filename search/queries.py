@@ -1,4 +1,5 @@
-"""Reading a query: its free text, its "quoted phrases", its language and its vector.
+"""Reading a query: its free text, its "quoted phrases", its language, its vector and whether
+it names something.
 
 A query is read once, however deep it is then ranked: searches, document rankings and
 bridges from free text all start from a ``Query``.
@@ -13,7 +14,8 @@ import numpy as np
 
 from search.embedding import Encoder
 from search.language import LanguageDetector
-from search.lexical import parse_query
+from search.lexical import Analyzer, parse_query
+from search.naming import is_rare, names_something
 from search.records import SearchMode, valid_utf8
 
 
@@ -26,6 +28,7 @@ class Query:
     phrases: tuple[str, ...]
     language: str | None
     vector: np.ndarray | None  # ``text`` embedded (not yet centred); None for keyword-only
+    names_something: bool = False  # a name or a code, in a few words (``search.naming``)
 
     def lexical_languages(self, configured: Sequence[str]) -> list[str | None]:
         """The detected language, or every configured one when none was detected."""
@@ -35,15 +38,20 @@ class Query:
 class QueryReader:
     """Parses queries, detects their language and embeds them."""
 
-    def __init__(self, encoder: Encoder, detector: LanguageDetector) -> None:
+    def __init__(self, encoder: Encoder, detector: LanguageDetector, analyzer: Analyzer,
+                 languages: Sequence[str], naming_words: int) -> None:
         self.encoder = encoder
         self.detector = detector
+        self.analyzer = analyzer
+        self.languages = list(languages)
+        self.naming_words = naming_words
 
     def prepare(self) -> None:
         """Load now what the first query would wait for (both load at first use, so that
         commands that read no query never pay): the language detector, the model and its
-        query session."""
+        query session, the word frequencies."""
         self.detector.load()
+        is_rare("query", self.languages)
         self.encoder.prepare_queries()
 
     def read(self, query: str, mode: SearchMode = SearchMode.hybrid) -> Query:
@@ -53,4 +61,7 @@ class QueryReader:
         parsed = parse_query(query)
         text = parsed.text or query
         vector = self.encoder.encode_query(text) if mode != SearchMode.lexical else None
-        return Query(query, text, parsed.phrases, self.detector.detect(parsed.text), vector)
+        language = self.detector.detect(parsed.text)
+        words = self.analyzer.content_words(text, language)
+        return Query(query, text, parsed.phrases, language, vector,
+                     names_something(words, self.languages, self.naming_words))

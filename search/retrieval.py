@@ -52,7 +52,7 @@ class Retriever:
         self.highlighter = Highlighter(lexical.analyzer, settings.snippet_chars)
         self.weights = FusionWeights(settings.fusion_k, settings.dense_weight,
                                      settings.lexical_weight, settings.exact_match_gap,
-                                     settings.exact_match_chunks, settings.exact_match_terms)
+                                     settings.exact_match_chunks)
         self.reranker: Reranker | None = (load_reranker(settings.reranker_path)
                                           if settings.reranker_path else None)
 
@@ -100,8 +100,8 @@ class Retriever:
             return dense[:depth]
         with self.database.connect() as db:
             languages_of = chunk_languages(db, [i for i, _ in dense] + [i for i, _ in lexical])
-        terms = len(self.lexical.analyzer.content_words(query.text, query.language))
-        return fuse(dense, lexical, languages_of, query.language, terms, self.weights)[:depth]
+        return fuse(dense, lexical, languages_of, query.language, query.names_something,
+                    self.weights)[:depth]
 
     def _allowed(self, db: sqlite3.Connection, query: Query, languages: list[str | None],
                  filters: Filters | None, where: str, params: list) -> np.ndarray | None:

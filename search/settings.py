@@ -114,8 +114,8 @@ class Settings(BaseSettings):
     exact_match_chunks: int = Field(
         5, ge=1, le=50, description="Most chunks an exact match may put first.")
     exact_match_terms: int = Field(
-        4, ge=1, description="Most content words of a query that names something (the "
-        "exact-match rule's queries); a longer one describes.")
+        4, ge=1, description="Most content words of a query that names something (one of "
+        "them rare in every language or a code; search.naming); a longer one describes.")
     max_phrase_matches: int = Field(10_000, ge=100,
                                     description="Most chunks a quoted phrase may select.")
     hits_per_document: int = Field(3, ge=1, le=20,

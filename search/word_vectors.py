@@ -10,6 +10,7 @@ float16: a word's cosine to another needs no more, and the table is half the siz
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterable
 
@@ -22,6 +23,9 @@ from search.sql import batches, get_meta, placeholders, set_meta
 
 MAX_WORDS = 48  # per passage: enough for a 200-token chunk's content words
 MIN_MEANING_CHARS = 4  # shorter words pair by spelling only
+_WORD_BATCH = 256  # words are a few tokens: large batches pad little and run faster
+log = logging.getLogger(__name__)
+
 _BACKFILLED = "word_vectors_model"  # the model every stored chunk's words were embedded by
 
 
@@ -92,7 +96,8 @@ class WordVectorWriter:
         missing = [k for k in keys if k not in stored_keys]
         if not missing:
             return [], np.zeros((0, self.encoder.dimension), dtype=np.float32)
-        return missing, self.encoder.encode_queries(missing)
+        log.info("embedding %d new words for why passages match", len(missing))
+        return missing, self.encoder.encode_queries(missing, _WORD_BATCH)
 
     def save(self, db: sqlite3.Connection, keys: list[str], vectors: np.ndarray) -> None:
         db.executemany("INSERT OR IGNORE INTO word_vectors(model_id, word, vector) VALUES"

@@ -7,6 +7,7 @@ import pytest
 
 from search.fusion import FusionWeights, decisive_matches, fuse
 from search.knowledge_base import KnowledgeBase
+from search.naming import names_something
 from search.records import DocType, NewChunk
 from tests.helpers import copy_data_dir, meta
 
@@ -19,7 +20,7 @@ PLANTED = {
                                     "in the trial."),
 }
 WEIGHTS = FusionWeights(k=60, dense=1.0, lexical=1.0, exact_match_gap=1.5,
-                        exact_match_chunks=5, exact_match_terms=4)
+                        exact_match_chunks=5)
 
 
 @pytest.fixture(scope="module")
@@ -47,28 +48,34 @@ def test_an_invented_name_puts_its_passage_first(planted: KnowledgeBase, name: s
 def test_a_decisive_drop_selects_the_chunks_above_it() -> None:
     assert decisive_matches([(7, 6.0), (8, 5.6), (9, 2.9)], 1.5, 5) == [7, 8]
     assert decisive_matches([(7, 6.0)], 1.5, 5) == [7]  # nothing else holds the name
-    assert decisive_matches([(7, 6.0), (8, 5.0), (9, 4.5)], 1.5, 5) == []  # a coin toss
+    coin_toss = [(i, 6.0 - i / 10) for i in range(20)]
+    assert decisive_matches(coin_toss, 1.5, 5) == []
+    # when no more than ``most`` chunks hold any of the words, they are the exact matches
+    assert decisive_matches([(7, 6.0), (8, 5.0), (9, 4.5)], 1.5, 5) == [7, 8, 9]
     assert decisive_matches([(i, 10.0) for i in range(6)] + [(9, 1.0)], 1.5, 5) == []
     assert decisive_matches([(7, 6.0), (9, 2.0)], 0.0, 5) == []  # the rule turned off
 
 
-def test_a_describing_query_is_fused_by_ranks_alone() -> None:
+def test_only_a_query_that_names_something_lets_a_keyword_match_lead() -> None:
     dense = [(1, 0.9), (2, 0.8), (3, 0.7)]
     lexical = [(3, 20.0), (2, 5.0)]
     languages = {1: "fr", 2: "en", 3: "en"}
-    named = fuse(dense, lexical, languages, "en", 2, WEIGHTS)
-    described = fuse(dense, lexical, languages, "en", 9, WEIGHTS)
-    assert named[0][0] == 3  # a decisive keyword match, in a short query
-    assert described[0][0] == 2  # the same lists, in a query that describes: ranks decide
+    assert fuse(dense, lexical, languages, "en", True, WEIGHTS)[0][0] == 3
+    assert fuse(dense, lexical, languages, "en", False, WEIGHTS)[0][0] == 1  # ranks decide
 
 
-def test_the_keyword_side_judges_every_chunk_when_the_language_is_unknown() -> None:
+def test_a_keyword_match_in_another_language_than_the_querys_never_leads() -> None:
+    """A word spelled alike in two languages ("but", "mis") is no exact match."""
     dense = [(1, 0.9), (2, 0.8)]
-    lexical = [(2, 3.0), (1, 2.9)]
-    languages = {1: "fr", 2: "en"}
-    rules_off = FusionWeights(60, 1.0, 1.0, 0.0, 5, 4)
-    # known and different languages: chunk 1 is credited its dense rank on the keyword side
-    assert [i for i, _ in fuse(dense, lexical, languages, "en", 2, rules_off)] == [1, 2]
-    # unknown query language: both sides judge both chunks, a tie broken by id
-    unknown = fuse(dense, lexical, languages, None, 2, rules_off)
-    assert unknown[0][1] == unknown[1][1]
+    lexical = [(2, 7.0)]
+    assert fuse(dense, lexical, {1: "fr", 2: "fr"}, "en", True, WEIGHTS)[0][0] == 1
+    assert fuse(dense, lexical, {1: "fr", 2: "fr"}, None, True, WEIGHTS)[0][0] == 2
+
+
+@pytest.mark.parametrize(("words", "named"), [
+    (["Zorvexin"], True), (["KB-4471-X", "results"], True), (["HomeBeat", "Series"], True),
+    (["Tesla"], False), (["but", "wait"], False),
+    (["Zorvexin", "trial", "readmissions", "heart", "failure", "Boston"], False)])
+def test_a_query_names_something_with_a_rare_word_or_a_code_in_few_words(
+        words: list[str], named: bool) -> None:
+    assert names_something(words, ["en", "fr", "de", "es"], 4) is named

@@ -131,7 +131,8 @@ class Encoder:
             self._tokens = PlainTokens.of_model(self._folder)
         return self._tokens
 
-    def _encode(self, texts: list[str], prompt: str) -> np.ndarray:
+    def _encode(self, texts: list[str], prompt: str, batch_size: int | None = None
+                ) -> np.ndarray:
         """Unit vectors in the order of ``texts``, embedded in batches of similar token counts.
 
         Every text of a batch is padded to its longest, and the padding costs as much as
@@ -141,8 +142,9 @@ class Encoder:
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         longest_first = np.argsort(self._plain_tokens().counts(texts), kind="stable")[::-1]
         prompt_name = prompt if self._model.prompts.get(prompt) else None
-        for start in range(0, len(texts), self.batch_size):
-            rows = longest_first[start:start + self.batch_size]
+        batch = batch_size or self.batch_size
+        for start in range(0, len(texts), batch):
+            rows = longest_first[start:start + batch]
             vectors[rows] = self._model.encode(
                 [texts[row] for row in rows],
                 prompt_name=prompt_name,
@@ -157,9 +159,10 @@ class Encoder:
         """Unit vectors for passages (chunks), one row per text."""
         return self._encode(texts, "document")
 
-    def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors for search queries, one row per text."""
-        return self._encode(texts, "query")
+    def encode_queries(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """Unit vectors for search queries, one row per text; ``batch_size`` overrides the
+        setting for texts short enough to batch more of (words)."""
+        return self._encode(texts, "query", batch_size)
 
     def encode_query(self, text: str) -> np.ndarray:
         """The unit vector (one row) of the query a user is waiting on.
