@@ -159,3 +159,22 @@ def test_bridge_eval_command_scores_every_mode(tmp_path: Path, settings_for) -> 
     bad = subprocess.run([*BRIDGE, "eval", str(tmp_path / "nowhere")], env=env,
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "corpus.jsonl" in bad.stderr
+
+
+def test_a_planted_name_set_is_a_beir_folder_with_one_holder_per_name(tmp_path: Path) -> None:
+    from evaluation.beir import CorpusRecord
+    from evaluation.planted import build, write
+
+    corpus = {str(i): CorpusRecord(f"Study {i}", f"Background {i}. Patients were followed. "
+                                                 f"Outcomes improved in arm {i}.")
+              for i in range(30)}
+    chosen, planted = build(corpus, documents=20, names=10, seed=3)
+    write(tmp_path, chosen, planted)
+    dataset = load_dataset(tmp_path, "test")
+    assert len(dataset.corpus) == 20 and len(dataset.queries) == 10
+    for query_id, query in dataset.queries.items():
+        [holder] = dataset.qrels[query_id]
+        name = query.split()[0]
+        holding = [d for d, r in dataset.corpus.items() if name in r.text]
+        assert holding == [holder], (name, holding)  # planted once, in the judged document
+        assert dataset.corpus[holder].text.endswith(f"arm {holder}.")  # inserted, not appended
