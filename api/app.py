@@ -21,6 +21,7 @@ from api.jobs import JobRunner, JobStore
 from api.keys import KeyStore, Scope
 from api.limits import BodyLimit
 from api.observability import install_observability
+from api.query_gate import QueryGate
 from api.reindex import add_reindex_job, configured_roots, schedule_trigger
 from api.request_limits import document_limits
 from api.routers import admin, bridges, documents, health, jobs, pages, search, sign_in
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.kb = open_knowledge_base(settings)
         threading.Thread(target=app.state.kb.query_reader.prepare, name="query-reader",
                          daemon=True).start()  # searches wait for it only if it is not done
+        app.state.query_gate = QueryGate(settings)
         app.state.keys = KeyStore(app.state.kb.database)
         app.state.sessions = SessionStore(app.state.kb.database,
                                           dt.timedelta(hours=settings.session_hours))

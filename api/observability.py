@@ -28,7 +28,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.params import Depends
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator.metrics import Info, default
 from pythonjsonlogger.core import RESERVED_ATTRS
@@ -109,6 +109,11 @@ class KnowledgeBaseCollector:
         if kb is None:  # before the lifespan opened it
             return
         yield from index_metrics(kb.status())
+        gate = getattr(self._app.state, "query_gate", None)
+        if gate is not None:
+            yield CounterMetricFamily("bridge_queries_shed", "Queries refused with 429 because "
+                                      "the server was saturated (api.query_gate).",
+                                      value=gate.shed)
         last = kb.runs(limit=1)
         if last:
             yield from run_metrics(last[0])

@@ -1,7 +1,7 @@
 """Throughput and latency of a real `bridge serve` under 1, 8 and 32 concurrent users (locust).
 
     python -m bench.load [--data-dir DIR] [--seconds 20] [--users 1 8 32] [--api-key KEY]
-        [--json-out FILE]
+        [--profile mixed|search] [--json-out FILE]
 
 1. without --data-dir, ingests corpus/ (``bridge ingest corpus/``) into a new temporary data
    directory; with it, serves that directory (already ingested) as it is;
@@ -13,11 +13,12 @@
    one is answered) for --seconds, counted once every user has started. Each user picks
    POST /search 6 times in 10 (a query of corpus/planted.yaml or corpus/eval_queries.yaml,
    k=10, mode dense, lexical or hybrid at random), GET /documents 3 in 10 (a page of 20 at a
-   random offset) and POST /bridges 1 in 10 (a random document id, k=10);
+   random offset) and POST /bridges 1 in 10 (a random document id, k=10); with
+   ``--profile search``, every request is a default-mode POST /search (k=10);
 4. prints per level the requests per second, p50 and p99 latency (locust's: exact to the
    millisecond below 100 ms, then to 2 significant digits) and the errors (a non-2xx answer
-   or no answer; goal 0), then one JSON object with every figure, per request kind too
-   (written to --json-out as well).
+   or no answer, the 429s of a saturated server included; goal 0), then one JSON object
+   with every figure, per request kind too (written to --json-out as well).
 
 Locust runs in this process and the server in another on the same machine: on a small one
 they share its cores, so the figures are a floor; the load average is recorded per level.
@@ -60,10 +61,13 @@ class Workload:
     queries: list[str]
     document_ids: list[int]
     headers: dict[str, str]
+    searches_only: bool = False
 
 
 def user_class(workload: Workload) -> type[FastHttpUser]:
     """A locust user drawing its requests from ``workload``."""
+    if workload.searches_only:
+        return _searching_user(workload)
 
     class BridgeUser(FastHttpUser):
         wait_time = constant(0)
@@ -88,6 +92,18 @@ def user_class(workload: Workload) -> type[FastHttpUser]:
                                    "k": 10})
 
     return BridgeUser
+
+
+def _searching_user(workload: Workload) -> type[FastHttpUser]:
+    class SearchingUser(FastHttpUser):
+        wait_time = constant(0)
+
+        @task
+        def search(self) -> None:
+            self.client.post("/search", name="/search default", headers=workload.headers,
+                             json={"query": random.choice(workload.queries), "k": 10})
+
+    return SearchingUser
 
 
 def figures(entry: StatsEntry, seconds: float) -> dict[str, Any]:
@@ -159,6 +175,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="measured seconds per level")
     parser.add_argument("--users", type=int, nargs="+", default=list(USERS))
     parser.add_argument("--api-key", help="sent as 'Authorization: Bearer KEY'")
+    parser.add_argument("--profile", choices=["mixed", "search"], default="mixed")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
 
@@ -168,13 +185,14 @@ def main() -> None:
     with bridge_server(env) as client:
         auth = f"Bearer {args.api_key}" if args.api_key else client.headers.get("Authorization")
         headers = {"Authorization": auth} if auth else {}
-        workload = Workload(corpus_queries(), document_ids(client, headers), headers)
+        workload = Workload(corpus_queries(), document_ids(client, headers), headers,
+                            searches_only=args.profile == "search")
         warm_up(client, workload)
         levels = []
         for users in args.users:
             levels.append(run_level(str(client.base_url), workload, users, args.seconds))
             print_level(levels[-1])
-    emit({"benchmark": "load", "data_dir": str(data_dir), "ingest": ingest,
+    emit({"benchmark": "load", "profile": args.profile, "data_dir": str(data_dir), "ingest": ingest,
           "documents": len(workload.document_ids), "queries": len(workload.queries),
           "seconds_per_level": args.seconds, "levels": levels}, args.json_out)
 

@@ -166,6 +166,12 @@ class Settings(BaseSettings):
     reindex_wait_s: float = Field(
         30.0, ge=0, le=3600, description="How long a re-index asked for over HTTP waits for "
         "the write lock (an upload job holds it only to publish) before it answers 409.")
+    max_concurrent_queries: int = Field(
+        4, ge=1, le=256, description="Queries (searches, bridges, the map) computed at once; "
+        "more wait their turn (api.query_gate).")
+    query_wait_s: float = Field(
+        5.0, ge=0, le=600, description="Longest a query waits for its turn before it is "
+        "refused with 429 and Retry-After.")
     max_concurrent_uploads: int = Field(4, ge=1, le=256, description="Uploads received at "
                                         "once; one more is refused with 429.")
     body_idle_timeout_s: float = Field(30.0, gt=0, le=3600, description="Longest silence "

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from api.auth import PageAccess, ReadAccess
 from api.deps import KnowledgeBaseDep, SettingsDep
 from api.map_page import render_map_html
+from api.query_gate import QuerySlot
 from api.request_limits import check_finding_length
 from api.schemas import BridgeRequest, ErrorResponse
 from search.records import BridgeMap, BridgeResult
@@ -22,9 +23,10 @@ PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 PLOTLY_URL = "/static/plotly.min.js"
 
 
-@router.post("/bridges", response_model=BridgeResult, responses={404: {"model": ErrorResponse}})
+@router.post("/bridges", response_model=BridgeResult,
+             responses={404: {"model": ErrorResponse}, 429: {"model": ErrorResponse}})
 def bridges(request: BridgeRequest, kb: KnowledgeBaseDep, settings: SettingsDep,
-            access: ReadAccess) -> BridgeResult:
+            access: ReadAccess, _slot: QuerySlot) -> BridgeResult:
     """The closest findings of the other offices, per document, with why they match."""
     check_finding_length(request, settings)
     try:
@@ -34,8 +36,8 @@ def bridges(request: BridgeRequest, kb: KnowledgeBaseDep, settings: SettingsDep,
 
 
 @router.get("/bridges/map", response_model=BridgeMap,
-            responses={200: {"content": {"text/html": {}}}})
-def bridge_map(kb: KnowledgeBaseDep, access: ReadAccess,
+            responses={200: {"content": {"text/html": {}}}, 429: {"model": ErrorResponse}})
+def bridge_map(kb: KnowledgeBaseDep, access: ReadAccess, _slot: QuerySlot,
                format: Annotated[Literal["json", "html"], Query(
                    description="json (default) or html: the map as a page.")] = "json",
                ) -> BridgeMap | HTMLResponse:

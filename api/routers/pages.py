@@ -21,6 +21,7 @@ from api.deps import KnowledgeBaseDep, SettingsDep
 from api.page_facets import document_counts, facet_options, result_counts
 from api.page_forms import FACETS, MODES, FormError, Search, SearchForm, parse_search, search_form
 from api.page_views import render
+from api.query_gate import QuerySlot
 from search.bridges import BridgeQuery
 from search.knowledge_base import KnowledgeBase
 from search.public_ids import DOCUMENT, stored_id
@@ -65,7 +66,8 @@ def run_search(kb: KnowledgeBase, search: Search) -> Results:
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def search_page(kb: KnowledgeBaseDep, settings: SettingsDep, access: PageAccess,
-                form: Annotated[SearchForm, Depends(search_form)]) -> HTMLResponse:
+                form: Annotated[SearchForm, Depends(search_form)],
+                _slot: QuerySlot) -> HTMLResponse:
     """Search, filter and page through every office's documents (the site's home)."""
     visible = access.restrict(Filters())
     options = document_counts(kb, visible) if visible is not None else \
@@ -93,7 +95,8 @@ def _visible_bridges(kb: KnowledgeBase, doc_id: int, access: Access) -> list[Bri
 
 
 @router.get("/view/{doc_id}", response_class=HTMLResponse, include_in_schema=False)
-def document_page(doc_id: str, kb: KnowledgeBaseDep, access: PageAccess) -> HTMLResponse:
+def document_page(doc_id: str, kb: KnowledgeBaseDep, access: PageAccess,
+                  _slot: QuerySlot) -> HTMLResponse:
     """One document: what it is, its passages in order, its twins, what others found.
 
     An address that names no document is this page's 404, never a 422."""

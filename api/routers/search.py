@@ -8,15 +8,17 @@ from fastapi import APIRouter, Request
 
 from api.auth import ReadAccess
 from api.deps import KnowledgeBaseDep, SettingsDep
+from api.query_gate import QuerySlot
 from api.request_limits import search_k
-from api.schemas import SearchRequest, SearchResponse
+from api.schemas import ErrorResponse, SearchRequest, SearchResponse
 
 router = APIRouter(tags=["search"])
 
 
-@router.post("/search", response_model=SearchResponse)
+@router.post("/search", response_model=SearchResponse,
+             responses={429: {"model": ErrorResponse}})
 def search(request: SearchRequest, kb: KnowledgeBaseDep, settings: SettingsDep,
-           access: ReadAccess, http: Request) -> SearchResponse:
+           access: ReadAccess, http: Request, _slot: QuerySlot) -> SearchResponse:
     """Chunks (or documents) closest in meaning to the query, in any language."""
     started = time.perf_counter()
     k = search_k(request, settings)
