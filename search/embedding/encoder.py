@@ -174,15 +174,18 @@ class Encoder:
         module, sorting by length) buys nothing for one text. Either way the vector is
         ``encode_queries``' (``tests/test_model_conversion.py``).
         """
+        # The model first: while another thread loads it (the server's warm-up), importing
+        # sentence-transformers here would meet transformers' lazy modules half made.
+        model = self._model
         import torch
         from sentence_transformers.util import batch_to_device
 
-        features = self._model.preprocess([text], prompt=self._model.prompts.get("query"))
+        features = model.preprocess([text], prompt=model.prompts.get("query"))
         if self._onnx is not None:
             return self._onnx.encode(features)
         with torch.inference_mode():
-            features = batch_to_device(features, self._model.device)
-            vector = self._model(features)["sentence_embedding"]
+            features = batch_to_device(features, model.device)
+            vector = model(features)["sentence_embedding"]
             vector = torch.nn.functional.normalize(vector, p=2, dim=1)
         return np.ascontiguousarray(vector.cpu().numpy(), dtype=np.float32)
 
