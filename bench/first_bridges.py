@@ -1,14 +1,16 @@
 """A document's first bridges: how long ``KnowledgeBase.bridges`` takes for documents nobody
 asked about before, in a process that has answered nothing yet.
 
-    python -m bench.first_bridges [--folder corpus/] [--data-dir DIR] [--json-out FILE]
+    python -m bench.first_bridges [--folder corpus/] [--data-dir DIR] [--documents N]
+        [--json-out FILE]
 
 1. ingests ``--folder`` (default: the sample corpus) into ``--data-dir`` (default: a new
    temporary folder; an already ingested one is only brought up to date);
 2. in the same process, opens the knowledge base afresh, loads the model and the query
    session as the server does at start, answers one bridge (the per-generation office
    tables every bridge shares, as a server's first request builds them), then asks each
-   other document's bridges once (k=10, 3 passages) and times each call;
+   other document's bridges once (k=10, 3 passages; the first ``--documents`` of them) and
+   times each call;
 3. prints p50, p95 and the slowest call, the load average, and how many words "why it
    matched" found stored (``search.word_vectors``) against those it had to embed.
 """
@@ -37,6 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folder", type=Path, default=CORPUS)
     parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--documents", type=int, help="ask this many documents (default: all)")
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
     data_dir = args.data_dir or new_workdir(parser, None, "bridge-bench-bridges-")
@@ -47,7 +50,7 @@ def main() -> None:
     started = time.perf_counter()
     report = Ingestor(scratch_knowledge_base(data_dir)).run([args.folder])
     log(f"ingested {args.folder} in {time.perf_counter() - started:.1f}s "
-        f"({report.chunks_embedded} chunks embedded)")
+        f"({report.chunks_embedded} chunks embedded, the new words of a publish with them)")
 
     kb = scratch_knowledge_base(data_dir)
     kb.query_reader.prepare()
@@ -63,7 +66,7 @@ def main() -> None:
     kb.bridges(BridgeQuery(document_id=documents[0].id))  # the shared tables, as at start
     kb.encoder.encode_queries = counting  # counts the words "why it matched" embeds now
     seconds = []
-    for document in documents[1:]:
+    for document in documents[1:][: args.documents]:
         started = time.perf_counter()
         kb.bridges(BridgeQuery(document_id=document.id))
         seconds.append(time.perf_counter() - started)
