@@ -83,13 +83,14 @@ class KnowledgeBase:
 
     @contextmanager
     def writer(self, wait_s: float = 0.0) -> Iterator[Writer]:
-        """The single writer of this data directory; publishes what is left on exit.
-        Raises ``WriterBusyError`` when another holds it for longer than ``wait_s``."""
+        """The single writer of this data directory; publishes what is left on exit (and,
+        once, the words of chunks stored before words were kept). Raises ``WriterBusyError``
+        when another holds it for longer than ``wait_s``."""
         with write_lock(self.settings.data_dir, wait_s):
             writer = Writer(self.settings, self.database, self.lexical, self.generation_files,
                             self.encoder)
             yield writer
-            if writer.pending:
+            if writer.pending or writer.words_behind():
                 writer.publish()
 
     def generation(self) -> Generation:

@@ -76,12 +76,17 @@ class WordVectorWriter:
         self.encoder = encoder
         self.analyzer = analyzer
 
+    def behind(self, db: sqlite3.Connection) -> bool:
+        """Whether stored chunks still lack their words' vectors (a data directory written
+        before words were kept, or by another model)."""
+        return get_meta(db, _BACKFILLED) != self.encoder.model_id
+
     def new_words(self, db: sqlite3.Connection,
                   texts: Iterable[tuple[str, str | None]]) -> tuple[list[str], np.ndarray]:
         """The keys of the words of (text, language) pairs that have no stored vector yet
         (every stored chunk's too, the first time a model's words are kept), embedded."""
         model_id = self.encoder.model_id
-        if get_meta(db, _BACKFILLED) != model_id:
+        if self.behind(db):
             stored = db.execute("SELECT text, language FROM chunks").fetchall()
             texts = [*texts, *((r[0], r[1]) for r in stored)]
         keys: dict[str, None] = {}

@@ -194,6 +194,12 @@ class Writer:
     def pending(self) -> int:
         return len(self._puts) + len(self._links) + len(self._deletes)
 
+    def words_behind(self) -> bool:
+        """Whether a publish is due for the stored chunks' words alone
+        (``search.word_vectors``)."""
+        with self.database.connect() as db:
+            return self.words.behind(db)
+
     def publish(self) -> int:
         """Make every pending write visible at once; returns the published generation.
 

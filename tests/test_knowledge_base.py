@@ -242,3 +242,26 @@ def test_the_last_put_of_a_path_in_one_publish_wins(kb: KnowledgeBase) -> None:
     documents, total = kb.documents()
     assert total == 1
     assert [c.text for c in kb.document(documents[0].id)[1]] == ["second version"]
+
+
+def test_a_publish_stores_the_words_of_its_chunks_and_an_older_directory_gets_them_once(
+        filled: KnowledgeBase) -> None:
+    """ "Why it matched" reads word vectors a publish stored (``search.word_vectors``); a
+    data directory written before words were kept gets them at its next writer."""
+    from search.word_vectors import meaning_keys, passage_words, stored_word_vectors
+
+    chunk = filled.document(filled.documents()[0][0].id)[1][0]
+    keys = meaning_keys(passage_words(filled.lexical.analyzer, chunk.text, chunk.language))
+    model = filled.encoder.model_id
+    with filled.database.connect() as db:
+        assert set(stored_word_vectors(db, model, keys)) == set(keys) != set()
+        db.execute("DELETE FROM word_vectors")
+        db.execute("DELETE FROM meta WHERE key = 'word_vectors_model'")
+    generation = filled.generation().number
+    with filled.writer():
+        pass  # nothing to write but the words
+    with filled.database.connect() as db:
+        vectors = stored_word_vectors(db, model, keys)
+    assert set(vectors) == set(keys) and filled.generation().number == generation
+    expected = filled.encoder.encode_queries([keys[0]])[0]
+    assert float(vectors[keys[0]] @ expected) > 0.999  # float16, the same vector
