@@ -31,8 +31,13 @@ class Query:
     names_something: bool = False  # a name or a code, in a few words (``search.naming``)
 
     def lexical_languages(self, configured: Sequence[str]) -> list[str | None]:
-        """The detected language, or every configured one when none was detected."""
-        return [self.language] if self.language else list(configured)
+        """The detected language, or every configured one when none was detected; a query
+        that names something is read in every configured one too: a few words around a name
+        are too few to tell a language by ("OSSADO-9 trial" reads as Portuguese), and a
+        wrong language's stems would miss the passage that holds the name."""
+        if self.language and not self.names_something:
+            return [self.language]
+        return list(dict.fromkeys([*([self.language] if self.language else []), *configured]))
 
 
 class QueryReader:
