@@ -70,7 +70,8 @@ def stored_word_vectors(db: sqlite3.Connection, model_id: str,
 
 class WordVectorWriter:
     """Embeds the new words of the chunks a publish stores; the writer saves them in its
-    transaction, so they come and go with the publish."""
+    transaction, so a failed publish leaves none. A stored word stays when its chunks go:
+    words are shared across chunks, and the vocabulary grows far slower than the text."""
 
     def __init__(self, encoder: Encoder, analyzer: Analyzer) -> None:
         self.encoder = encoder
