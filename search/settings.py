@@ -143,6 +143,10 @@ class Settings(BaseSettings):
     term_similarity: float = Field(
         0.925, gt=0, le=1, description="Cosine at which two words pair by meaning when "
         "explaining a bridge; see search.term_alignment.")
+    store_word_vectors: bool = Field(
+        True, description="Embed and store the words of new chunks at publish, so a "
+        "document's first bridges explain themselves at once; off, an ingest is faster and "
+        "those words are embedded when a bridge asks (search.word_vectors).")
     map_link_similarity: float = Field(
         0.9, gt=0, le=1, description="Cosine (language-centred) at which a chunk's nearest "
         "chunk in another office makes it a bridge on the map; see search.bridge_map.")

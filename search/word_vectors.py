@@ -73,20 +73,23 @@ class WordVectorWriter:
     transaction, so a failed publish leaves none. A stored word stays when its chunks go:
     words are shared across chunks, and the vocabulary grows far slower than the text."""
 
-    def __init__(self, encoder: Encoder, analyzer: Analyzer) -> None:
+    def __init__(self, encoder: Encoder, analyzer: Analyzer, enabled: bool = True) -> None:
         self.encoder = encoder
         self.analyzer = analyzer
+        self.enabled = enabled  # the ``store_word_vectors`` setting
 
     def behind(self, db: sqlite3.Connection) -> bool:
         """Whether stored chunks still lack their words' vectors (a data directory written
         before words were kept, or by another model)."""
-        return get_meta(db, _BACKFILLED) != self.encoder.model_id
+        return self.enabled and get_meta(db, _BACKFILLED) != self.encoder.model_id
 
     def new_words(self, db: sqlite3.Connection,
                   texts: Iterable[tuple[str, str | None]]) -> tuple[list[str], np.ndarray]:
         """The keys of the words of (text, language) pairs that have no stored vector yet
         (every stored chunk's too, the first time a model's words are kept), embedded."""
         model_id = self.encoder.model_id
+        if not self.enabled:
+            return [], np.zeros((0, self.encoder.dimension), dtype=np.float32)
         if self.behind(db):
             stored = db.execute("SELECT text, language FROM chunks").fetchall()
             texts = [*texts, *((r[0], r[1]) for r in stored)]
@@ -106,6 +109,8 @@ class WordVectorWriter:
         return missing, self.encoder.encode_queries(missing, _WORD_BATCH)
 
     def save(self, db: sqlite3.Connection, keys: list[str], vectors: np.ndarray) -> None:
+        if not self.enabled:
+            return
         db.executemany("INSERT OR IGNORE INTO word_vectors(model_id, word, vector) VALUES"
                        " (?, ?, ?)", [(self.encoder.model_id, k, v.astype(np.float16).tobytes())
                                       for k, v in zip(keys, vectors, strict=True)])

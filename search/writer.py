@@ -164,7 +164,7 @@ class Writer:
         self.encoder = encoder
         self.rules = NearDuplicateRules(settings.duplicate_similarity,
                                         settings.duplicate_coverage)
-        self.words = WordVectorWriter(encoder, lexical.analyzer)
+        self.words = WordVectorWriter(encoder, lexical.analyzer, settings.store_word_vectors)
         self._puts: dict[str, _Put] = {}
         self._links: list[_Link] = []
         self._deletes: list[str] = []

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from search.bridges import BridgeQuery
 from search.chunks import chunk_documents
 from search.document_ranking import MIN_DEPTH
 from search.embedding import Encoder
@@ -265,3 +266,15 @@ def test_a_publish_stores_the_words_of_its_chunks_and_an_older_directory_gets_th
     assert set(vectors) == set(keys) and filled.generation().number == generation
     expected = filled.encoder.encode_queries([keys[0]])[0]
     assert float(vectors[keys[0]] @ expected) > 0.999  # float16, the same vector
+
+
+def test_with_store_word_vectors_off_a_publish_stores_no_words(written: KnowledgeBase,
+                                                               copy_kb) -> None:
+    kb = copy_kb(written, "no-words", store_word_vectors=False)
+    with kb.database.connect() as db:
+        db.execute("DELETE FROM word_vectors")
+    put_all(kb, [("Paris", "fr", DocType.report, "2024-02-01",
+                  ["Les infirmières rappellent les patients après une alerte de poids."])])
+    with kb.database.connect() as db:
+        assert db.execute("SELECT count(*) FROM word_vectors").fetchone()[0] == 0
+    assert kb.bridges(BridgeQuery(text="weight alert nurse calls", office="Boston")).bridges
