@@ -10,7 +10,7 @@ with the same functions.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,22 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
             raise DatasetError(f"{path}:{number}: score {score!r} is not a number") from exc
         qrels.setdefault(query_id, {})[doc_id] = relevance
     return qrels
+
+
+def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    """A BEIR JSON-lines file (corpus or queries), one record per line, UTF-8 as written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        out.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+
+
+def write_qrels(path: Path, qrels: dict[str, dict[str, int]]) -> None:
+    """A qrels file as ``read_qrels`` reads it: the header line, then one judgment a line."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["query-id\tcorpus-id\tscore", *(f"{query_id}\t{doc_id}\t{score}"
+                                             for query_id, docs in qrels.items()
+                                             for doc_id, score in docs.items())]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 @dataclass(frozen=True)

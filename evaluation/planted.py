@@ -20,13 +20,12 @@ carry that common word, as a user's would.
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from evaluation.beir import CorpusRecord, read_corpus
+from evaluation.beir import CorpusRecord, read_corpus, write_jsonl, write_qrels
 
 _SYLLABLES = ("zor", "vex", "quar", "blos", "mir", "tal", "nu", "vel", "dra", "kin", "os",
               "phe", "lun", "tri", "sa", "gor", "ix", "ben", "cor", "ul", "ra", "fen", "do")
@@ -123,18 +122,13 @@ def build(corpus: dict[str, CorpusRecord], documents: int, names: int,
 def write(folder: Path, corpus: dict[str, CorpusRecord], planted: list[PlantedName],
           split: str = "test") -> None:
     """The set as a BEIR folder: every other query carries its name's common word."""
-    (folder / "qrels").mkdir(parents=True, exist_ok=True)
-    with (folder / "corpus.jsonl").open("w", encoding="utf-8") as out:
-        for doc_id, record in corpus.items():
-            out.write(json.dumps({"_id": doc_id, "title": record.title, "text": record.text},
-                                 ensure_ascii=False) + "\n")
-    with (folder / "queries.jsonl").open("w", encoding="utf-8") as out:
-        for i, name in enumerate(planted):
-            out.write(json.dumps({"_id": f"planted-{i}", "text": name.query(i % 2 == 1),
-                                  "metadata": {"kind": name.kind}}, ensure_ascii=False) + "\n")
-    with (folder / "qrels" / f"{split}.tsv").open("w", encoding="utf-8") as out:
-        out.write("query-id\tcorpus-id\tscore\n")
-        out.writelines(f"planted-{i}\t{name.doc_id}\t1\n" for i, name in enumerate(planted))
+    write_jsonl(folder / "corpus.jsonl", ({"_id": doc_id, "title": r.title, "text": r.text}
+                                          for doc_id, r in corpus.items()))
+    write_jsonl(folder / "queries.jsonl", ({"_id": f"planted-{i}", "text": name.query(i % 2 == 1),
+                                           "metadata": {"kind": name.kind}}
+                                          for i, name in enumerate(planted)))
+    write_qrels(folder / "qrels" / f"{split}.tsv",
+                {f"planted-{i}": {name.doc_id: 1} for i, name in enumerate(planted)})
 
 
 def main() -> None:

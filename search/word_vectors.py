@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -56,16 +56,19 @@ def meaning_keys(words: dict[str, str], matched: set[str] = frozenset()) -> list
             if k not in matched and len(w) >= MIN_MEANING_CHARS and not is_number(w)]
 
 
+def _stored(db: sqlite3.Connection, model_id: str, keys: Iterable[str],
+            columns: str) -> Iterator[sqlite3.Row]:
+    """``columns`` of the stored rows of these word keys."""
+    for batch in batches(sorted(set(keys))):
+        yield from db.execute(f"SELECT {columns} FROM word_vectors WHERE model_id = ? AND word"
+                              f" IN ({placeholders(batch)})", [model_id, *batch])
+
+
 def stored_word_vectors(db: sqlite3.Connection, model_id: str,
                         keys: Iterable[str]) -> dict[str, np.ndarray]:
     """The stored vectors (float32) of these word keys, for those that have one."""
-    found: dict[str, np.ndarray] = {}
-    for batch in batches(sorted(set(keys))):
-        rows = db.execute(f"SELECT word, vector FROM word_vectors WHERE model_id = ? AND word"
-                          f" IN ({placeholders(batch)})", [model_id, *batch])
-        found.update((r[0], np.frombuffer(r[1], dtype=np.float16).astype(np.float32))
-                     for r in rows)
-    return found
+    return {r[0]: np.frombuffer(r[1], dtype=np.float16).astype(np.float32)
+            for r in _stored(db, model_id, keys, "word, vector")}
 
 
 class WordVectorWriter:
@@ -97,11 +100,7 @@ class WordVectorWriter:
         for text, language in texts:
             keys.update(dict.fromkeys(meaning_keys(passage_words(self.analyzer, text,
                                                                  language))))
-        stored_keys: set[str] = set()
-        for batch in batches(list(keys)):
-            stored_keys.update(r[0] for r in db.execute(
-                f"SELECT word FROM word_vectors WHERE model_id = ? AND word IN"
-                f" ({placeholders(batch)})", [model_id, *batch]))
+        stored_keys = {r[0] for r in _stored(db, model_id, keys, "word")}
         missing = [k for k in keys if k not in stored_keys]
         if not missing:
             return [], np.zeros((0, self.encoder.dimension), dtype=np.float32)

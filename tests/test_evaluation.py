@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.beir import DatasetError, load_dataset, read_qrels
+from evaluation.beir import DatasetError, load_dataset, read_qrels, write_jsonl, write_qrels
 from evaluation.harness import evaluate
 from evaluation.metrics import score_run
 from evaluation.report import EvalReport, render_table
@@ -40,16 +40,12 @@ TEST_QRELS = {"q1": "d5", "q2": "d4", "q3": "d2", "q4": "d8"}
 
 
 def write_dataset(folder: Path, splits: dict[str, dict[str, str]]) -> Path:
-    (folder / "qrels").mkdir(parents=True)
-    with (folder / "corpus.jsonl").open("w", encoding="utf-8") as f:
-        for doc_id, (title, text) in DOCS.items():
-            f.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
-    with (folder / "queries.jsonl").open("w", encoding="utf-8") as f:
-        for query_id, text in QUERIES.items():
-            f.write(json.dumps({"_id": query_id, "text": text}) + "\n")
+    write_jsonl(folder / "corpus.jsonl", ({"_id": doc_id, "title": title, "text": text}
+                                          for doc_id, (title, text) in DOCS.items()))
+    write_jsonl(folder / "queries.jsonl", ({"_id": query_id, "text": text}
+                                           for query_id, text in QUERIES.items()))
     for split, qrels in splits.items():
-        lines = ["query-id\tcorpus-id\tscore", *(f"{q}\t{d}\t1" for q, d in qrels.items())]
-        (folder / "qrels" / f"{split}.tsv").write_text("\n".join(lines) + "\n")
+        write_qrels(folder / "qrels" / f"{split}.tsv", {q: {d: 1} for q, d in qrels.items()})
     return folder
 
 
