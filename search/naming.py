@@ -27,6 +27,12 @@ def _most_frequent(word: str, languages: tuple[str, ...]) -> float:
     return max((zipf_frequency(word, language) for language in languages), default=0.0)
 
 
+def load_frequencies(languages: Sequence[str]) -> None:
+    """Read the languages' frequency tables now (``wordfreq`` reads each at its first lookup,
+    most of a second in all): the server does it as it starts."""
+    _most_frequent("query", tuple(languages))
+
+
 def is_rare(word: str, languages: Sequence[str]) -> bool:
     """A code (it holds a digit) or a word rare in every one of ``languages``."""
     if any(ch.isdigit() for ch in word):

@@ -15,7 +15,7 @@ import numpy as np
 from search.embedding import Encoder
 from search.language import LanguageDetector
 from search.lexical import Analyzer, parse_query
-from search.naming import is_rare, names_something
+from search.naming import load_frequencies, names_something
 from search.records import SearchMode, valid_utf8
 
 
@@ -56,7 +56,7 @@ class QueryReader:
         commands that read no query never pay): the language detector, the model and its
         query session, the word frequencies."""
         self.detector.load()
-        is_rare("query", self.languages)
+        load_frequencies(self.languages)
         self.encoder.prepare_queries()
 
     def read(self, query: str, mode: SearchMode = SearchMode.hybrid) -> Query:
