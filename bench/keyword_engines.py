@@ -1,7 +1,7 @@
-"""Keyword engines side by side: SQLite FTS5's bm25() (today's), Tantivy and bm25s, on the
-same chunks and the same analysed terms, at two sizes.
+"""Keyword engines side by side: SQLite FTS5's bm25() (what ranked keywords before), Tantivy
+(the product's keyword index) and bm25s, on the same chunks and the same analysed terms.
 
-    pip install -e '.[bench]'   # tantivy, bm25s
+    pip install -e '.[bench]'   # bm25s
     python -m bench.keyword_engines [--sizes 5000 100000] [--queries 300] [--json-out FILE]
 
 The chunks are ``bench.query_latency_index.passages`` (SciFact abstracts cut to chunk size);
@@ -26,7 +26,7 @@ from pathlib import Path
 from bench.common import REPO, emit, load_average, log, percentile
 from bench.query_latency_index import passages
 from evaluation.beir import read_texts
-from search.lexical import Analyzer
+from search.lexical import Analyzer, KeywordIndex
 
 DEPTH = 100
 Engine = Callable[[list[str]], list[int]]  # query terms -> chunk ids, best first
@@ -46,27 +46,11 @@ def fts5(terms: list[str], folder: Path) -> Engine:
 
 
 def tantivy_engine(terms: list[str], folder: Path) -> Engine:
-    import tantivy
-
-    builder = tantivy.SchemaBuilder()
-    builder.add_integer_field("id", stored=True, indexed=True, fast=True)
-    builder.add_text_field("terms", tokenizer_name="whitespace")
-    schema = builder.build()
-    index = tantivy.Index(schema, path=str(folder))
-    writer = index.writer(heap_size=200_000_000, num_threads=1)
-    for i, text in enumerate(terms):
-        writer.add_document(tantivy.Document(id=i, terms=text))
-    writer.commit()
-    writer.wait_merging_threads()
-    index.reload()
-    searcher = index.searcher()
-    field = "terms"
+    """The product's keyword index (``search.lexical.keyword_index``), on disk."""
+    index = KeywordIndex.build(enumerate(terms), folder / "keywords")
 
     def search(query: list[str]) -> list[int]:
-        clauses = [(tantivy.Occur.Should, tantivy.Query.term_query(schema, field, t))
-                   for t in query]
-        found = searcher.search(tantivy.Query.boolean_query(clauses), DEPTH)
-        return [searcher.doc(address)["id"][0] for _, address in found.hits]
+        return [i for i, _ in index.search(query, [], DEPTH)]
     return search
 
 

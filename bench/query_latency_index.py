@@ -18,7 +18,7 @@ Why it is built this way:
   a large index is meaningless; only its cost is real.
 * Everything else is real: documents and chunks go through ``KnowledgeBase.writer()`` and
   ``Writer.put`` / ``publish`` (a publish every ``PUBLISH_EVERY`` chunks) exactly like an
-  ingest, so SQLite, the FTS5 keyword index and the FAISS generation are built and kept in step
+  ingest, so SQLite, the Tantivy keyword index and the FAISS generation are built and kept in step
   by the product code.
 
 A built data directory is reused when its marker file and chunk count match (``rebuild``
@@ -162,7 +162,9 @@ def build(data_dir: Path, size: int, n_real: int, sigma: float, seed: int,
                 return {**built, "reused": True}
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
-    kb = scratch_knowledge_base(data_dir)
+    # the words of "why it matched" serve bridges, not searches: embedding every new word of a
+    # large index would take longer than the rest of the build
+    kb = scratch_knowledge_base(data_dir, store_word_vectors=False)
     started = time.perf_counter()
     items = passages(size)
     texts = [t for t, _ in items]

@@ -1,5 +1,5 @@
 """Where the time of a hybrid search goes, in process on a built data directory: stage by
-stage (language detection, query embedding, FTS5, FAISS, chunk fetch, fusion, snippets,
+stage (language detection, query embedding, keyword BM25, FAISS, chunk fetch, fusion, snippets,
 response models), then the functions that dominate (cProfile).
 
 Run by ``bench.query_latency --profile N`` after the HTTP figures, so that a slow mode can be
@@ -77,7 +77,7 @@ def profile(data_dir: Path, claims: list[str], n: int, threads: int | None) -> d
     timers = _Timers()
     timers.wrap(kb.query_reader.detector, "detect", "language_detection")
     timers.wrap(kb.encoder, "encode_queries", "query_embedding")
-    timers.wrap(kb.lexical, "search", "fts5_bm25")
+    timers.wrap(kb.retriever.keywords, "search", "keyword_bm25")
     timers.wrap(FaissIndex, "search", "faiss_search")
     timers.wrap(retrieval, "chunk_languages", "chunk_languages_for_fusion")
     timers.wrap(retrieval, "fuse", "rrf_fusion")
@@ -105,7 +105,7 @@ def profile(data_dir: Path, claims: list[str], n: int, threads: int | None) -> d
     stages["response_validate_and_json"] = round(serialise / n, 2)
     stages["hit_models_excl_snippets"] = round(
         stages.get("hit_models_incl_snippets", 0) - stages.get("snippets", 0), 2)
-    top_level = ["generation_check", "language_detection", "query_embedding", "fts5_bm25",
+    top_level = ["generation_check", "language_detection", "query_embedding", "keyword_bm25",
                  "faiss_search", "chunk_languages_for_fusion", "rrf_fusion", "chunk_fetch",
                  "highlight_query_terms", "hit_models_incl_snippets"]
     stages["kb_search_total"] = round(total / n, 2)

@@ -17,7 +17,7 @@ backend with an exact ``IDMap,Flat`` index (Knowledge Bridge's index is exact at
 while txtai's default turns to IVF past 5,000 rows and would trade recall for speed), content
 storage off, and the same model batch size as the project (32). ``dense`` is that index alone;
 ``hybrid`` adds txtai's default keyword index (``hybrid: True``: BM25 term index, scores
-normalised, convex fusion with weight 0.5), the like of Knowledge Bridge's FTS5 + RRF.
+normalised, convex fusion with weight 0.5), the like of Knowledge Bridge's BM25 + RRF.
 
 A corpus record becomes ``"title. text"`` (the text alone without a title), as txtai's own BEIR
 benchmark feeds it; a record with no text at all is skipped. Model loading is kept out of the

@@ -14,7 +14,7 @@ count, and are scored on the same judged queries by the same function
   ``prepare_scratch``, ``Ingestor``, ``same_content``, ``rank_documents`` and
   ``corpus_ids``), as ``bridge eval`` does, but into a fresh temporary scratch folder, so the
   embedding cache is empty and every chunk is embedded. Index time is the ingest run (parse,
-  language detection, chunking, embedding, SQLite + FTS5 + FAISS publish); modes dense and
+  language detection, chunking, embedding, SQLite + Tantivy + FAISS publish); modes dense and
   hybrid (the default) are scored.
 * txtai runs as a subprocess in ``.venv-txtai`` (``bench/txtai_side.py``; txtai is never a
   dependency of the project), building a dense index and a hybrid (dense + BM25) one; see that

@@ -1,23 +1,30 @@
-"""Index generations: the vector index files a publish writes and the one a reader searches.
+"""Index generations: the index files a publish writes and the ones a reader searches.
 
-A publish writes the next generation to a new file (written, flushed, renamed) and then names
-it in the database (``meta``), in the transaction that stores its rows. A reader loads the
-generation the database names, so it sees either everything of a publish or nothing of it;
-a crash leaves at worst a file no row names, which the next publish removes. Each generation
-also records the language offsets its vectors were centred with (``search.centering``).
+A generation is a vector index file and a keyword index folder (``search.lexical``). A publish
+writes the next generation's (written, flushed, renamed) and then names it in the database
+(``meta``), in the transaction that stores its rows. A reader loads the generation the database
+names, so it sees either everything of a publish or nothing of it; a crash leaves at worst
+files no row names, which the next publish removes. A keyword folder that is missing, or was
+made by another analysis (its name carries the analysis version), is rebuilt from the terms
+stored in the database. Each generation also records the language offsets its vectors were
+centred with (``search.centering``).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from search.centering import LanguageOffsets
 from search.database import Database
 from search.index import VectorIndex, index_class
+from search.lexical import KeywordIndex, StoredTerms
+from search.lexical.analysis import ANALYSIS_VERSION
 from search.settings import Settings
 from search.sql import get_meta
 
@@ -27,10 +34,12 @@ OFFSETS_META = "language_offsets"
 
 @dataclass(frozen=True)
 class Generation:
-    """One published state: its number, its index and the language offsets its vectors use."""
+    """One published state: its number, its vector and keyword indexes and the language
+    offsets its vectors use."""
 
     number: int
     index: VectorIndex
+    keywords: KeywordIndex
     offsets: LanguageOffsets
 
 
@@ -51,6 +60,9 @@ class GenerationFiles:
     def path(self, number: int) -> Path:
         return self.settings.index_dir / f"vectors-{number:06d}.{self.settings.index_backend}"
 
+    def keywords_path(self, number: int) -> Path:
+        return self.settings.index_dir / f"keywords-{number:06d}.a{ANALYSIS_VERSION}.tantivy"
+
     def new_index(self, expected: int = 0) -> VectorIndex:
         """An empty index for about ``expected`` vectors (exact while that is small)."""
         return self.index_class.for_size(self.dimension, expected,
@@ -61,8 +73,29 @@ class GenerationFiles:
         """A private copy of the published generation (an empty one at number 0)."""
         number = published_number(db)
         offsets = LanguageOffsets.from_json(get_meta(db, OFFSETS_META))
-        index = self.index_class.load(self.path(number)) if number else self.new_index()
-        return Generation(number, index, offsets)
+        if not number:
+            return Generation(0, self.new_index(), KeywordIndex.build([]), offsets)
+        index = self.index_class.load(self.path(number))
+        return Generation(number, index, self._keywords(db, number), offsets)
+
+    def _keywords(self, db: sqlite3.Connection, number: int) -> KeywordIndex:
+        """The generation's keyword index, rebuilt from the stored terms when it is missing."""
+        path = self.keywords_path(number)
+        if not path.exists():
+            tmp = self._tmp(path)
+            KeywordIndex.build(StoredTerms.rows(db), tmp)
+            try:
+                KeywordIndex.save(tmp, path)
+            except OSError:  # another process rebuilt it first
+                shutil.rmtree(tmp, ignore_errors=True)
+        return KeywordIndex.open(path)
+
+    @staticmethod
+    def _tmp(path: Path) -> Path:
+        """Where ``path`` is written before its rename: unique to this process."""
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        return tmp
 
     def write(self, index: VectorIndex, number: int) -> None:
         path = self.path(number)
@@ -77,6 +110,21 @@ class GenerationFiles:
             os.fsync(folder)
         finally:
             os.close(folder)
+
+    def write_keywords(self, live: int, number: int, removed: Sequence[int],
+                       added: Iterable[tuple[int, str]]) -> KeywordIndex:
+        """Generation ``number``'s keyword index: generation ``live``'s with the chunks
+        ``removed`` and ``added`` (a new one from ``added`` when there is none)."""
+        path = self.keywords_path(number)
+        tmp = self._tmp(path)
+        source = self.keywords_path(live)
+        if live and source.exists():
+            KeywordIndex.updated(source, tmp, removed, added)
+        else:
+            KeywordIndex.build(added, tmp)
+        shutil.rmtree(path, ignore_errors=True)  # an orphan of a crashed publish
+        KeywordIndex.save(tmp, path)
+        return KeywordIndex.open(path)
 
     def announce(self, live: int) -> None:
         """Point what lies outside the database (a Milvus alias) at the published generation.
@@ -93,13 +141,22 @@ class GenerationFiles:
         kept: list[Path] = []
         dropped: list[Path] = []
         for path in self.settings.index_dir.glob("vectors-*"):
-            try:
-                number = int(path.name.split("-")[1].split(".")[0])
-            except ValueError:
-                continue
-            recent = live - self.settings.generations_kept < number <= live
-            (kept if recent and path.suffix != ".tmp" else dropped).append(path)
+            (kept if self._kept(path, live) else dropped).append(path)
         self.index_class.retire(dropped, kept)
+        for path in self.settings.index_dir.glob("keywords-*"):
+            if not self._kept(path, live) or path != self.keywords_path(self._number(path)):
+                shutil.rmtree(path, ignore_errors=True)  # old, half written or another analysis
+
+    def _kept(self, path: Path, live: int) -> bool:
+        number = self._number(path)
+        return live - self.settings.generations_kept < number <= live and path.suffix != ".tmp"
+
+    @staticmethod
+    def _number(path: Path) -> int:
+        try:
+            return int(path.name.split("-")[1].split(".")[0])
+        except ValueError:
+            return -1
 
 
 class LiveGeneration:

@@ -31,7 +31,7 @@ from search.embedding import Encoder
 from search.embedding_cache import EmbeddingCache
 from search.generations import Generation, GenerationFiles, LiveGeneration
 from search.language import LanguageDetector
-from search.lexical import Analyzer, LexicalIndex
+from search.lexical import Analyzer, KeywordSearch, StoredTerms
 from search.model_guard import check_backend, check_model
 from search.near_duplicates import near_duplicates_of
 from search.public_ids import IdCodec, database_codec
@@ -61,21 +61,23 @@ class KnowledgeBase:
         self.settings = settings
         self.encoder = encoder
         self.database = Database(settings.db_path)
-        self.lexical = LexicalIndex(Analyzer())
+        self.terms = StoredTerms(Analyzer())
         self.generation_files = GenerationFiles(settings, encoder.dimension)
         with self.database.connect() as db:
-            self.lexical.reanalyse_if_changed(db)
+            self.terms.reanalyse_if_changed(db)
             check_model(db, settings, encoder)
             check_backend(db, self.generation_files)
         self.embedding_cache = EmbeddingCache(self.database, encoder.model_id)
         self.live_generation = LiveGeneration(self.database, self.generation_files)
         self.query_reader = QueryReader(encoder, LanguageDetector(settings.languages),
-                                        self.lexical.analyzer, settings.languages,
+                                        self.terms.analyzer, settings.languages,
                                         settings.exact_match_terms)
-        self.retriever = Retriever(settings, self.database, self.lexical, self.live_generation)
+        self.retriever = Retriever(settings, self.database,
+                                   KeywordSearch(self.terms, settings.filters_kept),
+                                   self.live_generation)
         self.document_ranker = DocumentRanker(self.database, self.retriever,
                                               settings.hits_per_document)
-        analyzer = self.lexical.analyzer
+        analyzer = self.terms.analyzer
         self.bridger = Bridger(settings, self.database, self.live_generation,
                                self.query_reader, encoder, analyzer)
         self.map_cache = MapCache(settings, self.database, self.live_generation, encoder, analyzer)
@@ -87,7 +89,7 @@ class KnowledgeBase:
         once, the words of chunks stored before words were kept). Raises ``WriterBusyError``
         when another holds it for longer than ``wait_s``."""
         with write_lock(self.settings.data_dir, wait_s):
-            writer = Writer(self.settings, self.database, self.lexical, self.generation_files,
+            writer = Writer(self.settings, self.database, self.terms, self.generation_files,
                             self.encoder)
             yield writer
             if writer.pending or writer.words_behind():

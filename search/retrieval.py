@@ -5,7 +5,8 @@ The steps, each a small method (the query is read first: ``search.queries``):
 1. the candidate lists, both under the same filters (applied before ranking,
    so a filtered query still fills k) and the same phrases (a hit must contain
    each one as written): the dense list from the published vector generation,
-   the keyword list from the FTS5 table;
+   the keyword list from the generation's keyword index (or, narrowed to offices, from an
+   index of theirs alone: ``search.lexical.keyword_search``);
 2. fuse them (``search.fusion``) in hybrid mode, a decisive keyword match first;
 3. re-rank the top with the cross-encoder when one is configured;
 4. turn the chunk ids that are shown into hits with highlighted snippets, near-duplicates
@@ -18,12 +19,13 @@ import sqlite3
 
 import numpy as np
 
-from search.chunks import chunk_languages, chunks_by_id, filtered_chunk_ids
+from search.chunks import chunk_languages, chunks_by_id
 from search.database import Database
 from search.documents import filter_sql
+from search.filtered_chunks import FilteredChunks
 from search.fusion import FusionWeights, fuse
 from search.generations import Generation, LiveGeneration
-from search.lexical import LexicalIndex
+from search.lexical import KeywordSearch, Scope
 from search.near_duplicates import chunk_near_duplicates, gather_near_duplicates
 from search.path_names import AS_STORED
 from search.queries import Query
@@ -31,6 +33,19 @@ from search.records import Chunk, Document, DocumentSummary, Filters, Hit, Searc
 from search.reranker import Reranker, load_reranker
 from search.settings import Settings
 from search.snippets import Highlighter
+
+
+def _office_scope(filters: Filters | None) -> Scope | None:
+    """The offices a filter narrows a search to, whose statistics alone score its keywords."""
+    if filters is None or not filters.office:
+        return None
+    where, params = filter_sql(Filters(office=filters.office))
+    return Scope(where, tuple(params))
+
+
+def _beyond_offices(filters: Filters | None) -> bool:
+    """Whether a filter narrows by more than offices (a view of the offices is not enough)."""
+    return filters is not None and not filters.model_copy(update={"office": None}).is_empty()
 
 
 def _unique_documents(documents: list[DocumentSummary],
@@ -43,13 +58,14 @@ def _unique_documents(documents: list[DocumentSummary],
 class Retriever:
     """Ranks chunks for read queries over the database and the live generation."""
 
-    def __init__(self, settings: Settings, database: Database, lexical: LexicalIndex,
+    def __init__(self, settings: Settings, database: Database, keywords: KeywordSearch,
                  live: LiveGeneration) -> None:
         self.settings = settings
         self.database = database
-        self.lexical = lexical
+        self.keywords = keywords
         self.live = live
-        self.highlighter = Highlighter(lexical.analyzer, settings.snippet_chars)
+        self.filtered = FilteredChunks(settings.filters_kept)
+        self.highlighter = Highlighter(keywords.analyzer, settings.snippet_chars)
         self.weights = FusionWeights(settings.fusion_k, settings.dense_weight,
                                      settings.lexical_weight, settings.exact_match_gap,
                                      settings.exact_match_chunks)
@@ -80,19 +96,21 @@ class Retriever:
                     mode: SearchMode) -> list[tuple[int, float]]:
         """The dense, keyword or fused ranking: chunk ids and scores, best first."""
         generation = self.live.current()
-        where, params = filter_sql(filters)
         languages = query.lexical_languages(self.settings.languages)
         list_depth = depth if mode != SearchMode.hybrid else max(depth,
                                                                  self.settings.fusion_depth)
         lexical: list[tuple[int, float]] = []
         allowed: np.ndarray | None = None
-        narrowed = filters is not None and bool(filters.office)  # BM25 over those offices
         with self.database.connect() as db:  # one snapshot for the filter, phrases and BM25
+            filtered = (self.filtered.ids(db, filters)
+                        if mode != SearchMode.lexical or _beyond_offices(filters) else None)
+            beyond = filtered if _beyond_offices(filters) else None
             if mode != SearchMode.dense:
-                lexical = self.lexical.search(db, query.raw, languages, list_depth, where,
-                                              params, narrowed)
+                lexical = self.keywords.search(db, generation.keywords, generation.number,
+                                               query.raw, languages, list_depth,
+                                               _office_scope(filters), beyond)
             if mode != SearchMode.lexical:
-                allowed = self._allowed(db, query, languages, filters, where, params)
+                allowed = self._allowed(db, generation, query, languages, filters, filtered)
         if mode == SearchMode.lexical:
             return lexical[:depth]
         dense = self._dense(query, generation, list_depth, allowed)
@@ -103,17 +121,17 @@ class Retriever:
         return fuse(dense, lexical, languages_of, query.language, query.names_something,
                     self.weights)[:depth]
 
-    def _allowed(self, db: sqlite3.Connection, query: Query, languages: list[str | None],
-                 filters: Filters | None, where: str, params: list) -> np.ndarray | None:
+    def _allowed(self, db: sqlite3.Connection, generation: Generation, query: Query,
+                 languages: list[str | None], filters: Filters | None,
+                 filtered: np.ndarray | None) -> np.ndarray | None:
         """The chunks the dense side may return: those passing filters and phrases."""
         if query.phrases:
             phrases = " ".join(f'"{p}"' for p in query.phrases)
-            found = self.lexical.search(db, phrases, languages,
-                                        self.settings.max_phrase_matches, where, params)
+            found = self.keywords.search(db, generation.keywords, generation.number, phrases,
+                                         languages, self.settings.max_phrase_matches,
+                                         allowed=filtered)
             return np.array([i for i, _ in found], dtype=np.int64)
-        if filters is not None and not filters.is_empty():
-            return np.array(filtered_chunk_ids(db, where, params), dtype=np.int64)
-        return None
+        return filtered
 
     def _dense(self, query: Query, generation: Generation, depth: int,
                allowed: np.ndarray | None) -> list[tuple[int, float]]:

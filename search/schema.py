@@ -4,8 +4,9 @@ A document is one distinct content (unique content hash); ``paths`` points every
 that holds it at it, so a copy is stored once and a move only re-points a path. Chunk ids are
 AUTOINCREMENT so an id is never reused and a stale vector can never point at a different
 chunk. ``embeddings`` keeps raw vectors by (model, chunk text hash): the embedding cache,
-and what the vector index is rebuilt from. ``chunk_terms`` is the keyword index
-(``search.lexical``); ``chunk_twins`` and ``document_twins`` the near-duplicate pairs
+and what the vector index is rebuilt from. ``chunk_terms`` holds each chunk's analysed
+keyword terms, what every generation's keyword index is built from (``search.lexical``);
+``chunk_twins`` and ``document_twins`` the near-duplicate pairs
 (``search.near_duplicates``); ``word_vectors`` the words of "why it matched"
 (``search.word_vectors``); ``roots`` the names paths are shown under
 (``search.path_names``); ``runs`` every ingest and re-index run with its report; ``meta``
@@ -73,10 +74,9 @@ CREATE TABLE IF NOT EXISTS runs (
     report TEXT, error TEXT
 );
 """
-# The analysed terms of each chunk, rowid = chunk id. FTS5's own tokenizer only splits on
-# spaces; ``remove_diacritics 2`` backs up the analyser's accent folding.
-CHUNK_TERMS = ("CREATE VIRTUAL TABLE IF NOT EXISTS chunk_terms "
-               "USING fts5(terms, tokenize='unicode61 remove_diacritics 2')")
+# The analysed terms of each chunk, separated by spaces (``search.lexical.stored_terms``).
+CHUNK_TERMS = ("CREATE TABLE IF NOT EXISTS chunk_terms "
+               "(chunk_id INTEGER PRIMARY KEY, terms TEXT NOT NULL)")
 # Near-duplicate pairs, stored in both directions; they leave with their chunks and
 # documents through ON DELETE CASCADE.
 NEAR_DUPLICATES = """
@@ -109,6 +109,18 @@ TABLES = (META, DOCUMENTS, PATHS, CHUNKS, EMBEDDINGS, RUNS, CHUNK_TERMS, NEAR_DU
           WORD_VECTORS)
 
 
+def _terms_out_of_fts5(db: sqlite3.Connection) -> None:
+    """Move the terms of a data directory that ranked keywords with FTS5 (an FTS5 table, rowid =
+    chunk id) into the plain table: the terms are the same, only their ranking moved."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunk_terms'").fetchone()
+    if row is None or "fts5" not in row[0].lower():
+        return
+    db.executescript(CHUNK_TERMS.replace("chunk_terms", "chunk_terms_plain") + ";"
+                     "INSERT INTO chunk_terms_plain SELECT rowid, terms FROM chunk_terms;"
+                     "DROP TABLE chunk_terms;"
+                     "ALTER TABLE chunk_terms_plain RENAME TO chunk_terms;")
+
+
 class SchemaError(RuntimeError):
     """The data directory was written by an incompatible version."""
 
@@ -124,6 +136,7 @@ def create(db: sqlite3.Connection, path: Path) -> None:
                 f"{path} was written by an older Knowledge Bridge (schema "
                 f"{row[0] if row else 1}, this version needs {SCHEMA_VERSION}); ingest again "
                 "into a new BRIDGE_DATA_DIR (or delete this one)")
+    _terms_out_of_fts5(db)
     for statement in TABLES:
         db.executescript(statement)
     db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))

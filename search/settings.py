@@ -116,6 +116,11 @@ class Settings(BaseSettings):
     exact_match_terms: int = Field(
         4, ge=1, description="Most content words of a query that names something (one of "
         "them rare in every language or a code; search.naming); a longer one describes.")
+    filters_kept: int = Field(
+        16, ge=1, le=1024, description="Filters whose chunks stay in memory until the next "
+        "publish: their chunk ids and, for a set of offices, a keyword index of their chunks "
+        "alone (searches narrowed to offices are scored over them); each is made at its "
+        "filter's first search.")
     max_phrase_matches: int = Field(10_000, ge=100,
                                     description="Most chunks a quoted phrase may select.")
     hits_per_document: int = Field(3, ge=1, le=20,

@@ -37,7 +37,7 @@ from search.documents import (
 from search.embedding import Encoder
 from search.embedding_cache import all_vectors, save_vectors, text_hash
 from search.generations import GENERATION_META, OFFSETS_META, Generation, GenerationFiles
-from search.lexical import LexicalIndex
+from search.lexical import StoredTerms
 from search.near_duplicates import (
     SEARCHED_META,
     NearDuplicateRules,
@@ -143,6 +143,7 @@ class _Changes:
     added_ids: list[int] = field(default_factory=list)
     added_languages: list[str | None] = field(default_factory=list)
     added_vectors: list[np.ndarray] = field(default_factory=list)
+    added_terms: list[tuple[int, str]] = field(default_factory=list)
     removed_ids: list[int] = field(default_factory=list)
 
 
@@ -155,16 +156,16 @@ class Writer:
     any more leaves the database and every index in the same publish.
     """
 
-    def __init__(self, settings: Settings, database: Database, lexical: LexicalIndex,
+    def __init__(self, settings: Settings, database: Database, terms: StoredTerms,
                  files: GenerationFiles, encoder: Encoder) -> None:
         self.settings = settings
         self.database = database
-        self.lexical = lexical
+        self.terms = terms
         self.files = files
         self.encoder = encoder
         self.rules = NearDuplicateRules(settings.duplicate_similarity,
                                         settings.duplicate_coverage)
-        self.words = WordVectorWriter(encoder, lexical.analyzer, settings.store_word_vectors)
+        self.words = WordVectorWriter(encoder, terms.analyzer, settings.store_word_vectors)
         self._puts: dict[str, _Put] = {}
         self._links: list[_Link] = []
         self._deletes: list[str] = []
@@ -226,7 +227,7 @@ class Writer:
             changes.removed_ids += self._delete_chunks(db, gone)
             delete_documents(db, gone)
             published = self._publish_vectors(db, live, changes)
-            self.lexical.mark_changed(db)
+            self.terms.mark_changed(db)
             if published.number != live.number:
                 self._find_near_duplicates(db, published, changes)
         self._puts, self._links, self._deletes = {}, [], []
@@ -243,7 +244,7 @@ class Writer:
             changes.removed_ids += self._delete_chunks(db, [doc_id])
             update_document(db, doc_id, put.meta, len(put.chunks))
         if store_chunks and put.chunks:
-            changes.added_ids += self._insert_chunks(db, doc_id, put)
+            changes.added_ids += self._insert_chunks(db, doc_id, put, changes)
             changes.added_languages += [c.language or put.meta.language for c in put.chunks]
             changes.added_vectors.append(put.vectors)
         previous = link_path(db, put.meta.source_path, doc_id, put.stat, put.source)
@@ -258,26 +259,28 @@ class Writer:
             update_document(db, doc_id, link.meta)
         return {previous} if previous not in (None, doc_id) else set()
 
-    def _insert_chunks(self, db: sqlite3.Connection, doc_id: int, put: _Put) -> list[int]:
-        """Store a document's chunks with their raw vectors and keyword terms; returns their
-        ids (also their vectors' ids)."""
+    def _insert_chunks(self, db: sqlite3.Connection, doc_id: int, put: _Put,
+                       changes: _Changes) -> list[int]:
+        """Store a document's chunks with their raw vectors and keyword terms (noted in
+        ``changes`` for the keyword index); returns their ids (also their vectors' ids)."""
         hashes = [text_hash(c.text) for c in put.chunks]
         save_vectors(db, self.encoder.model_id, hashes, put.vectors)
         ids = insert_chunks(db, doc_id, put.meta.language, put.chunks, hashes)
-        self.lexical.add(db, [(i, c.text, c.language or put.meta.language)
-                              for i, c in zip(ids, put.chunks, strict=True)])
+        changes.added_terms += self.terms.add(db, [(i, c.text, c.language or put.meta.language)
+                                                   for i, c in zip(ids, put.chunks,
+                                                                   strict=True)])
         return ids
 
     def _delete_chunks(self, db: sqlite3.Connection, doc_ids: list[int]) -> list[int]:
         """Delete these documents' chunks and their keyword terms; returns their ids, for
         the vector index."""
         removed = delete_chunks(db, doc_ids)
-        self.lexical.delete(db, removed)
+        self.terms.delete(db, removed)
         return removed
 
     def _publish_vectors(self, db: sqlite3.Connection, live: Generation,
                          changes: _Changes) -> Generation:
-        """Apply the changes to the index; write a generation if the vectors moved.
+        """Apply the changes to the indexes; write a generation if the chunks moved.
 
         The whole index is rebuilt from the raw vectors when its language offsets are
         stale (see ``search.centering``) or when an exact index outgrows its limit (it is
@@ -304,9 +307,11 @@ class Writer:
                                      changes.added_languages))
         number = live.number + 1
         self.files.write(index, number)
+        keywords = self.files.write_keywords(live.number, number, changes.removed_ids,
+                                             changes.added_terms)
         set_meta(db, GENERATION_META, str(number))
         set_meta(db, OFFSETS_META, offsets.to_json())
-        return Generation(number, index, offsets)
+        return Generation(number, index, keywords, offsets)
 
     def _find_near_duplicates(self, db: sqlite3.Connection, published: Generation,
                               changes: _Changes) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import sqlite3
 from operator import attrgetter
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from search.document_ranking import MIN_DEPTH
 from search.embedding import Encoder
 from search.knowledge_base import KnowledgeBase
 from search.records import DocType, Filters, NewChunk, Provenance, SearchMode
+from search.schema import create
 from search.sql import get_meta
 from tests.helpers import index_is_consistent, meta
 
@@ -185,8 +187,29 @@ def write_changes(writer: Writer, encoder: Encoder) -> None:
 
 # Where the failure lands inside the publish's transaction: after its rows are written,
 # before the vectors' file; or once the file is written and the database names it.
-FAILURE_POINTS = {"rows written": ("lexical", "delete"),
-                  "generation named": ("lexical", "mark_changed")}
+FAILURE_POINTS = {"rows written": ("terms", "delete"),
+                  "generation named": ("terms", "mark_changed")}
+
+
+def test_a_missing_keyword_index_is_rebuilt_from_the_database(filled: KnowledgeBase,
+                                                              encoder: Encoder) -> None:
+    before = visible(filled)
+    folder = filled.generation_files.keywords_path(filled.generation().number)
+    shutil.rmtree(folder)
+    assert visible(KnowledgeBase(filled.settings, encoder)) == before  # a reader from disk
+    assert folder.is_dir()
+
+
+def test_terms_of_an_fts5_data_directory_move_to_the_plain_table(tmp_path) -> None:
+    db = sqlite3.connect(tmp_path / "old.sqlite3")
+    create(db, tmp_path / "old.sqlite3")
+    db.executescript("DROP TABLE chunk_terms; CREATE VIRTUAL TABLE chunk_terms USING fts5(terms);"
+                     "INSERT INTO chunk_terms(rowid, terms) VALUES (7, 'heart failur');")
+    create(db, tmp_path / "old.sqlite3")
+    assert db.execute("SELECT chunk_id, terms FROM chunk_terms").fetchall() == [
+        (7, "heart failur")]
+    assert "fts5" not in db.execute("SELECT sql FROM sqlite_master WHERE name = 'chunk_terms'"
+                                    ).fetchone()[0]
 
 
 @pytest.mark.parametrize("point", FAILURE_POINTS)
@@ -220,10 +243,11 @@ def test_failed_publish_changes_nothing(filled: KnowledgeBase, encoder: Encoder,
     assert database_rows(filled) == rows
     assert visible(filled) == before
     assert visible(KnowledgeBase(filled.settings, encoder)) == before  # a reader from disk
-    # a file written before the failure is an orphan no database row names; the next
-    # publish of that number writes over it
-    orphan = {f"vectors-{number + 1:06d}.{filled.settings.index_backend}"}
-    assert index_files(filled) - files == (orphan if point == "generation named" else set())
+    # files written before the failure are orphans no database row names; the next
+    # publish of that number writes over them
+    orphans = {f"vectors-{number + 1:06d}.{filled.settings.index_backend}",
+               filled.generation_files.keywords_path(number + 1).name}
+    assert index_files(filled) - files == (orphans if point == "generation named" else set())
 
     # the lock was let go and the next publish goes through whole (over any orphan)
     with filled.writer() as writer:
@@ -252,7 +276,7 @@ def test_a_publish_stores_the_words_of_its_chunks_and_an_older_directory_gets_th
     from search.word_vectors import meaning_keys, passage_words, stored_word_vectors
 
     chunk = filled.document(filled.documents()[0][0].id)[1][0]
-    keys = meaning_keys(passage_words(filled.lexical.analyzer, chunk.text, chunk.language))
+    keys = meaning_keys(passage_words(filled.terms.analyzer, chunk.text, chunk.language))
     model = filled.encoder.model_id
     with filled.database.connect() as db:
         assert set(stored_word_vectors(db, model, keys)) == set(keys) != set()

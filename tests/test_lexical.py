@@ -1,4 +1,4 @@
-"""Keyword side of retrieval: analysis per language and BM25 search over FTS5."""
+"""Keyword side of retrieval: analysis per language, stored terms and BM25 search in Tantivy."""
 
 from __future__ import annotations
 
@@ -8,12 +8,16 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from search.lexical import (
     Analyzer,
-    LexicalIndex,
+    KeywordIndex,
+    KeywordSearch,
     ParsedQuery,
+    Scope,
+    StoredTerms,
     contains_phrase,
     parse_query,
 )
@@ -174,7 +178,7 @@ def test_contains_phrase(text, phrase, expected):
     assert contains_phrase(text, phrase) is expected
 
 
-# --- FTS5 index ---------------------------------------------------------------
+# --- stored terms and the keyword index --------------------------------------
 
 
 @pytest.fixture
@@ -197,133 +201,143 @@ def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
     conn.close()
 
 
+class Keywords:
+    """A scratch database's stored terms, and searches over a keyword index built from them
+    after every change, as a publish makes one."""
+
+    def __init__(self, db: sqlite3.Connection, analyzer: Analyzer) -> None:
+        self.db = db
+        self.stored = StoredTerms(analyzer)
+        self.keyword_search = KeywordSearch(self.stored, views_kept=4)
+        self.generation = 0
+        self.index = KeywordIndex.build([])
+
+    def add(self, texts: list[str], language: str | None = "en",
+            office: str = "Boston") -> list[int]:
+        """Insert a document with one chunk per text and publish; return its chunk ids."""
+        doc_id = self.db.execute(
+            "INSERT INTO documents(office, region, doc_type, language)"
+            " VALUES (?, 'US', 'report', ?)", (office, language)).lastrowid
+        ids = [self.db.execute(
+            "INSERT INTO chunks(document_id, ordinal, text, language) VALUES (?, ?, ?, ?)",
+            (doc_id, ordinal, text, language)).lastrowid for ordinal, text in enumerate(texts)]
+        self.stored.add(self.db, [(i, t, language) for i, t in zip(ids, texts, strict=True)])
+        self._publish()
+        return ids
+
+    def delete(self, ids: list[int]) -> None:
+        self.stored.delete(self.db, ids)
+        self._publish()
+
+    def _publish(self) -> None:
+        self.stored.mark_changed(self.db)
+        self.generation += 1
+        self.index = KeywordIndex.build(StoredTerms.rows(self.db))
+
+    def search(self, query: str, languages: tuple[str | None, ...] = ("en",), k: int = 10,
+               scope: Scope | None = None, allowed: list[int] | None = None
+               ) -> list[tuple[int, float]]:
+        return self.keyword_search.search(
+            self.db, self.index, self.generation, query, languages, k, scope,
+            None if allowed is None else np.array(allowed, np.int64))
+
+
 @pytest.fixture
-def index(analyzer: Analyzer) -> LexicalIndex:
-    return LexicalIndex(analyzer)
-
-
-def add_document(
-    db: sqlite3.Connection,
-    index: LexicalIndex,
-    texts: list[str],
-    language: str | None = "en",
-    office: str = "Boston",
-) -> list[int]:
-    """Insert a document with one chunk per text, index them; return chunk ids."""
-    doc_id = db.execute(
-        "INSERT INTO documents(office, region, doc_type, language) VALUES (?, 'US', 'report', ?)",
-        (office, language),
-    ).lastrowid
-    ids = []
-    for ordinal, text in enumerate(texts):
-        ids.append(
-            db.execute(
-                "INSERT INTO chunks(document_id, ordinal, text, language) VALUES (?, ?, ?, ?)",
-                (doc_id, ordinal, text, language),
-            ).lastrowid
-        )
-    index.add(db, [(i, t, language) for i, t in zip(ids, texts, strict=True)])
-    return ids
+def keywords(db: sqlite3.Connection, analyzer: Analyzer) -> Keywords:
+    return Keywords(db, analyzer)
 
 
 def ids_of(hits: list[tuple[int, float]]) -> list[int]:
     return [chunk_id for chunk_id, _ in hits]
 
 
-def test_schema_statement_is_idempotent(db, index):
-    index.reanalyse_if_changed(db)
-    db.execute(CHUNK_TERMS)
-    assert index.count(db) == 0
-
-
-def test_add_search_and_count(db, index):
-    ids = add_document(db, index, [
+def test_add_search_and_count(db, keywords):
+    ids = keywords.add([
         "Remote monitoring reduced readmissions for heart failure patients.",
         "The coaching app improved retention in the first month.",
         "Pricing of the pitch deck was discussed.",
     ])
-    assert index.count(db) == 3
-    hits = index.search(db, "monitored readmission", ["en"], k=5)
+    assert StoredTerms.count(db) == len(keywords.index) == 3
+    hits = keywords.search("monitored readmission")
     assert ids_of(hits) == [ids[0]]
     assert hits[0][1] > 0
-    assert ids_of(index.search(db, "coaching retention", ["en"], k=5)) == [ids[1]]
+    assert ids_of(keywords.search("coaching retention")) == [ids[1]]
 
 
-def test_query_and_chunk_languages_are_analysed_separately(db, index):
-    fr = add_document(db, index, ["La télésurveillance des patients selon le règlement "
-                                  "EU 2017/745."], language="fr", office="Paris")
+def test_query_and_chunk_languages_are_analysed_separately(keywords):
+    fr = keywords.add(["La télésurveillance des patients selon le règlement EU 2017/745."],
+                      language="fr", office="Paris")
     # Unaccented French query finds the accented chunk; a number meets across languages.
-    assert ids_of(index.search(db, "telesurveillances", ["fr"], k=5)) == fr
-    assert ids_of(index.search(db, "regulation 2017/745", ["en"], k=5)) == fr
+    assert ids_of(keywords.search("telesurveillances", ("fr",))) == fr
+    assert ids_of(keywords.search("regulation 2017/745")) == fr
 
 
-def test_delete_removes_chunks_from_results(db, index):
-    ids = add_document(db, index, ["heart failure alerts", "heart failure weight gain"])
-    index.delete(db, [ids[0]])
-    assert index.count(db) == 1
-    assert ids_of(index.search(db, "heart failure alerts", ["en"], k=10)) == [ids[1]]
-    index.delete(db, [ids[1], 9999])
-    assert index.search(db, "heart failure", ["en"], k=10) == []
-    assert index.count(db) == 0
+def test_deleted_and_replaced_terms_leave_the_results(db, keywords):
+    ids = keywords.add(["heart failure alerts", "heart failure weight gain"])
+    keywords.delete([ids[0]])
+    assert StoredTerms.count(db) == len(keywords.index) == 1
+    assert ids_of(keywords.search("heart failure alerts")) == [ids[1]]
+    keywords.stored.add(db, [(ids[1], "pricing model", "en")])  # re-adding replaces
+    keywords.delete([9999])
+    assert keywords.search("heart") == []
+    assert ids_of(keywords.search("pricing")) == [ids[1]]
 
 
-def test_re_adding_a_chunk_replaces_its_terms(db, index):
-    (chunk_id,) = add_document(db, index, ["coaching app"])
-    index.add(db, [(chunk_id, "pricing model", "en")])
-    assert index.count(db) == 1
-    assert index.search(db, "coaching", ["en"], k=5) == []
-    assert ids_of(index.search(db, "pricing", ["en"], k=5)) == [chunk_id]
+def test_an_updated_generation_is_a_copy_and_leaves_its_source(tmp_path, analyzer):
+    stored = StoredTerms(analyzer)
+    first = KeywordIndex.build([(1, "heart failur"), (2, "coach app")], tmp_path / "g1.tmp")
+    KeywordIndex.save(tmp_path / "g1.tmp", tmp_path / "g1")
+    second = KeywordIndex.updated(tmp_path / "g1", tmp_path / "g2", [1],
+                                  [(3, " ".join(stored.analyzer.terms("heart rate", "en")))])
+    assert [i for i, _ in second.search(["heart"], [], 10)] == [3]
+    assert [i for i, _ in first.search(["heart"], [], 10)] == [1]
+    assert [i for i, _ in KeywordIndex.open(tmp_path / "g1").search(["heart"], [], 10)] == [1]
 
 
-def test_where_filter_applies_before_limit(db, index):
+def test_allowed_chunks_apply_before_the_limit_and_do_not_score(keywords):
     # Boston's chunks mention the term more often, so they outrank Paris's.
-    add_document(db, index, ["telemonitoring telemonitoring telemonitoring"] * 10,
-                 office="Boston")
-    paris = add_document(db, index, ["telemonitoring of patients at home"] * 3,
-                         office="Paris")
-    unfiltered = index.search(db, "telemonitoring", ["en"], k=3)
-    assert not set(ids_of(unfiltered)) & set(paris)
-    hits = index.search(db, "telemonitoring", ["en"], k=3, where="d.office = ?",
-                        params=["Paris"])
-    assert sorted(ids_of(hits)) == paris
-    hits = index.search(db, "telemonitoring", ["en"], k=10,
-                        where="d.office IN (?, ?) AND c.ordinal < ?",
-                        params=("Paris", "Nowhere", 2))
-    assert sorted(ids_of(hits)) == paris[:2]
+    keywords.add(["telemonitoring telemonitoring telemonitoring"] * 10, office="Boston")
+    paris = keywords.add(["telemonitoring of patients at home"] * 3, office="Paris")
+    open_hits = keywords.search("telemonitoring", k=3)
+    assert not set(ids_of(open_hits)) & set(paris)
+    allowed = keywords.search("telemonitoring", k=3, allowed=paris)
+    assert sorted(ids_of(allowed)) == paris
+    scores = dict(keywords.search("telemonitoring", k=20))
+    assert [s for _, s in allowed] == pytest.approx([scores[i] for i in ids_of(allowed)])
+    assert keywords.search("telemonitoring", allowed=[]) == []
 
 
-def test_phrase_query_returns_only_exact_phrase_chunks(db, index):
-    exact, reversed_, inflected, unrelated = add_document(db, index, [
+def test_phrase_query_returns_only_exact_phrase_chunks(keywords):
+    exact, reversed_, inflected, unrelated = keywords.add([
         "Our heart failure clinic sends weight alerts.",
         "Failure of the heart was rare.",
         "Heart failures were tracked.",
         "Weight alerts for diabetes.",
     ])
-    assert ids_of(index.search(db, '"heart failure"', ["en"], k=10)) == [exact]
+    assert ids_of(keywords.search('"heart failure"')) == [exact]
     # Free words still rank, but the phrase is required.
-    assert ids_of(index.search(db, 'weight alerts “heart failure”', ["en"], k=10)) == [exact]
+    assert ids_of(keywords.search('weight alerts “heart failure”')) == [exact]
     assert reversed_ and inflected and unrelated
-    assert index.search(db, '"heart failure" "insulin pump"', ["en"], k=10) == []
+    assert keywords.search('"heart failure" "insulin pump"') == []
 
 
-def test_phrase_verification_pages_past_decoys(db, index):
+def test_phrase_verification_pages_past_decoys(keywords):
     # 60 decoys hold both words (higher BM25) but never as the phrase; k must still fill.
-    add_document(db, index, ["heart and failure, heart and failure, heart and failure"] * 60)
-    (real,) = add_document(db, index, [
+    keywords.add(["heart and failure, heart and failure, heart and failure"] * 60)
+    (real,) = keywords.add([
         "In the cardiology review we discussed heart failure among many other topics "
         "such as arrhythmia, hypertension, valves and rehabilitation programmes."
     ])
-    assert ids_of(index.search(db, '"heart failure"', ["en"], k=1)) == [real]
+    assert ids_of(keywords.search('"heart failure"', k=1)) == [real]
 
 
-def test_ranking_prefers_more_matching_rare_terms(db, index):
-    common = ["patient follow-up notes"] * 6
-    add_document(db, index, common)
-    one, two = add_document(db, index, [
+def test_ranking_prefers_more_matching_rare_terms(keywords):
+    keywords.add(["patient follow-up notes"] * 6)
+    one, two = keywords.add([
         "patient telemonitoring notes",
         "patient telemonitoring cardiomyopathy notes",
     ])
-    hits = index.search(db, "patient telemonitoring cardiomyopathy", ["en"], k=10)
+    hits = keywords.search("patient telemonitoring cardiomyopathy")
     assert ids_of(hits)[:2] == [two, one]
     scores = [score for _, score in hits]
     assert len(hits) == 8
@@ -340,6 +354,7 @@ def test_ranking_prefers_more_matching_rare_terms(db, index):
         "heart*",
         "-heart",
         "terms:heart",
+        "id:1",
         "{terms}: heart",
         "^heart",
         '"heart',
@@ -359,76 +374,76 @@ def test_ranking_prefers_more_matching_rare_terms(db, index):
         "the",
         '"the"',
         '"😀"',
+        "x" * 5000,
     ],
 )
-def test_hostile_queries_never_raise(db, index, query):
-    ids = add_document(db, index, ["heart failure alerts"])
-    hits = index.search(db, query, ["en"], k=5)
+def test_hostile_queries_never_raise(db, keywords, query):
+    ids = keywords.add(["heart failure alerts"])
+    hits = keywords.search(query)
     assert isinstance(hits, list)
     assert set(ids_of(hits)) <= set(ids)
-    assert index.search(db, query, [None], k=5) is not None
-    assert index.count(db) == 1  # nothing was dropped or rewritten
+    assert keywords.search(query, (None,)) is not None
+    assert StoredTerms.count(db) == 1  # nothing was dropped or rewritten
 
 
-def test_operator_words_are_searched_as_words(db, index):
-    near, other = add_document(db, index, ["The store near the station", "heart failure"],
-                               language=None)
-    assert ids_of(index.search(db, "NEAR", [None], k=5)) == [near]
-    assert ids_of(index.search(db, "heart*", [None], k=5)) == [other]
+def test_operator_words_are_searched_as_words(keywords):
+    near, other = keywords.add(["The store near the station", "heart failure"], language=None)
+    assert ids_of(keywords.search("NEAR", (None,))) == [near]
+    assert ids_of(keywords.search("heart*", (None,))) == [other]
 
 
-def test_empty_query_and_non_positive_k_return_nothing(db, index):
-    add_document(db, index, ["heart failure alerts"])
-    assert index.search(db, "!!!", ["en"], k=5) == []
-    assert index.search(db, "heart", ["en"], k=0) == []
+def test_empty_query_and_non_positive_k_return_nothing(keywords):
+    keywords.add(["heart failure alerts"])
+    assert keywords.search("!!!") == []
+    assert keywords.search("heart", k=0) == []
 
 
-def test_match_expression_quotes_every_term(index):
-    expression, phrases = index.match_expression('NEAR alerts "heart failure"', ["en"])
-    assert expression == '("near" OR "alert" OR "heart" OR "failur") AND ("heart" AND "failur")'
-    expression, _ = index.match_expression("NEAR(a b) OR c*", [None])
-    assert expression == '("near" OR "a" OR "b" OR "or" OR "c")'
-    assert phrases == ("heart failure",)
-    assert index.match_expression("*** :: ()", ["en"]) == ("", ())
+def test_a_query_reads_as_terms_and_required_phrase_terms(keywords):
+    read = keywords.keyword_search.read('NEAR alerts "heart failure"', ["en"])
+    assert read.any_of == ("near", "alert", "heart", "failur")
+    assert read.all_of == ("heart", "failur")
+    assert read.phrases == ("heart failure",)
+    assert keywords.keyword_search.read("NEAR(a b) OR c*", [None]).any_of == (
+        "near", "a", "b", "or", "c")
+    assert keywords.keyword_search.read("*** :: ()", ["en"]).any_of == ()
 
 
-def test_terms_written_by_another_analysis_are_rebuilt(db: sqlite3.Connection,
-                                                       index: LexicalIndex) -> None:
-    index.reanalyse_if_changed(db)
+def test_terms_written_by_another_analysis_are_rebuilt(db, keywords):
+    assert keywords.stored.reanalyse_if_changed(db)  # a new database: nothing to redo
     db.execute("INSERT INTO documents(office) VALUES ('Boston')")
     db.execute("INSERT INTO chunks(document_id, ordinal, text, language)"
                " VALUES (1, 0, 'High effect of early monitoring', 'en')")
-    db.execute("INSERT INTO chunk_terms(rowid, terms) VALUES (1, 'monitor')")  # an old analysis
-    assert index.search(db, "high effect", ["en"], k=5) == []
+    db.execute("INSERT INTO chunk_terms(chunk_id, terms) VALUES (1, 'monitor')")  # old analysis
+    keywords._publish()
+    assert keywords.search("high effect") == []
+    assert not keywords.stored.reanalyse_if_changed(db)
     db.execute("UPDATE meta SET value = 'old' WHERE key = 'lexical_analysis'")
-    index.reanalyse_if_changed(db)
-    assert [i for i, _ in index.search(db, "high effect", ["en"], k=5)] == [1]
-    assert index.count(db) == 1
+    assert keywords.stored.reanalyse_if_changed(db)
+    keywords._publish()
+    assert ids_of(keywords.search("high effect")) == [1]
+    assert StoredTerms.count(db) == 1
 
 
 PARIS_NOTES = ["télésurveillance telemonitoring of patients at home",
                "telemonitoring nurses call after a weight alert",
                "coaching app retention in Lyon"]
+PARIS = Scope("lower(d.office) IN (?)", ("paris",))
 
 
-def narrowed_to_paris(db, index, query: str) -> list[tuple[int, float]]:
-    return index.search(db, query, ["en"], k=10, where="d.office IN (?)", params=["paris"],
-                        narrowed=True)
-
-
-def test_a_search_narrowed_to_offices_scores_as_bm25_over_them_alone(db, index, tmp_path):
-    paris = add_document(db, index, PARIS_NOTES, office="paris")
-    # over the whole table (only Paris so far) the narrowed scores are FTS5's own
-    narrowed = narrowed_to_paris(db, index, "telemonitoring weight")
-    fts5 = index.search(db, "telemonitoring weight", ["en"], k=10)
-    assert ids_of(narrowed) == ids_of(fts5)
-    assert [s for _, s in narrowed] == pytest.approx([s for _, s in fts5], rel=1e-6)
-    before = narrowed_to_paris(db, index, "telemonitoring weight")
-    assert ids_of(before) == [paris[1], paris[0]]
+def test_a_search_narrowed_to_offices_scores_as_bm25_over_them_alone(keywords):
+    paris = keywords.add(PARIS_NOTES, office="paris")
+    # over the whole index (only Paris so far) the narrowed scores are the open ones
+    narrowed = keywords.search("telemonitoring weight", scope=PARIS)
+    open_hits = keywords.search("telemonitoring weight")
+    assert ids_of(narrowed) == ids_of(open_hits) == [paris[1], paris[0]]
+    assert [s for _, s in narrowed] == pytest.approx([s for _, s in open_hits], rel=1e-6)
     # Boston adds chunks that hold the words: a Paris-narrowed search cannot tell
-    add_document(db, index, ["telemonitoring telemonitoring weight"] * 7, office="Boston")
-    assert narrowed_to_paris(db, index, "telemonitoring weight") == before
-    open_scores = dict(index.search(db, "telemonitoring weight", ["en"], k=20))
-    assert open_scores[paris[1]] != dict(before)[paris[1]]  # the open search's stats moved
-    phrase = narrowed_to_paris(db, index, '"weight alert" telemonitoring')
+    keywords.add(["telemonitoring telemonitoring weight"] * 7, office="Boston")
+    assert keywords.search("telemonitoring weight", scope=PARIS) == narrowed
+    open_scores = dict(keywords.search("telemonitoring weight", k=20))
+    assert open_scores[paris[1]] != dict(narrowed)[paris[1]]  # the open search's stats moved
+    phrase = keywords.search('"weight alert" telemonitoring', scope=PARIS)
     assert ids_of(phrase) == [paris[1]]
+    # a narrowed search also keeps to the chunks allowed by the rest of its filter
+    assert ids_of(keywords.search("telemonitoring", scope=PARIS, allowed=[paris[0]])) == [
+        paris[0]]

@@ -144,9 +144,10 @@ def test_a_knowledge_base_on_milvus_publishes_generations_through_an_alias(
     assert {h.document.office for h in kb.search("COPD at home", k=10, mode="dense")} == \
         {"Boston"}
     assert milvus.describe_alias("bridge_live")["collection_name"] == pointed(kb, 3)
-    # generations 2 and 3 are kept; generation 1's file and collection are gone
+    # generations 2 and 3 are kept; generation 1's files and collection are gone
+    keywords = [kb.generation_files.keywords_path(n).name for n in (2, 3)]
     assert sorted(p.name for p in settings.index_dir.iterdir()) == \
-        ["vectors-000002.milvus", "vectors-000003.milvus"]
+        [*keywords, "vectors-000002.milvus", "vectors-000003.milvus"]
     assert sorted(milvus.list_collections()) == sorted([pointed(kb, 2), pointed(kb, 3)])
     reopened = KnowledgeBase(settings, encoder)
     assert reopened.status()["generation"] == 3 and reopened.status()["vectors"] == 6

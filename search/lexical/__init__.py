@@ -1,4 +1,5 @@
-"""Keyword (BM25) side of hybrid retrieval: language-aware analysis + SQLite FTS5."""
+"""Keyword (BM25) side of hybrid retrieval: language-aware analysis, terms stored in SQLite,
+ranked by Tantivy."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from search.lexical.analysis import (
     parse_query,
     word_spans,
 )
-from search.lexical.fts import LexicalIndex
+from search.lexical.keyword_index import KeywordIndex
+from search.lexical.keyword_search import KeywordQuery, KeywordSearch, Scope
+from search.lexical.stored_terms import StoredTerms
 
-__all__ = ["Analyzer", "LexicalIndex", "ParsedQuery", "contains_phrase", "parse_query",
-           "word_spans"]
+__all__ = ["Analyzer", "KeywordIndex", "KeywordQuery", "KeywordSearch", "ParsedQuery", "Scope",
+           "StoredTerms", "contains_phrase", "parse_query", "word_spans"]
