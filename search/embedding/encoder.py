@@ -71,7 +71,7 @@ class Encoder:
 
     def __init__(self, name: str, cache_dir: Path, batch_size: int = 32,
                  precision: Precision = FULL_PRECISION, device: str = "cpu",
-                 query_runtime: QueryRuntime = "onnx") -> None:
+                 query_runtime: QueryRuntime = "onnx-int8") -> None:
         self.model_id = model_id(name, precision)
         self.precision = precision
         self.batch_size = batch_size
@@ -83,7 +83,8 @@ class Encoder:
         self._folder, self._cache_dir = Path(resolve_model(name, cache_dir)), cache_dir
         # ONNX Runtime serves float32 CPU queries (search.embedding.onnx_query) once
         # ``prepare_queries`` loads it, so an ingest never pays for the export.
-        self._onnx_wanted = (query_runtime == "onnx" and precision == FULL_PRECISION
+        self._query_runtime = query_runtime
+        self._onnx_wanted = (query_runtime != "torch" and precision == FULL_PRECISION
                              and device == "cpu")
         self._onnx: OnnxQueries | None = None
         self._onnx_lock = threading.Lock()
@@ -191,9 +192,9 @@ class Encoder:
 
     @property
     def query_runtime(self) -> QueryRuntime:
-        """What embeds queries now: "onnx" once ``prepare_queries`` made its session, else
-        "torch"."""
-        return "onnx" if self._onnx is not None else "torch"
+        """What embeds queries now: the configured ONNX runtime once ``prepare_queries`` made
+        its session, else "torch"."""
+        return self._query_runtime if self._onnx is not None else "torch"
 
     def prepare_queries(self) -> None:
         """Make the ONNX Runtime session (exporting the graph if it is new), after which
@@ -212,7 +213,7 @@ class Encoder:
                 try:
                     self._onnx = OnnxQueries.load(
                         model, graph_path(self._folder, self._cache_dir),
-                        torch.get_num_threads())
+                        torch.get_num_threads(), quantized=self._query_runtime == "onnx-int8")
                 except Exception as exc:  # queries still work on torch
                     log.warning("queries run on torch: no ONNX Runtime session (%s)", exc)
                     self._onnx_wanted = False
@@ -225,7 +226,7 @@ class Encoder:
 @lru_cache(maxsize=4)
 def load_encoder(name: str, cache_dir: Path, batch_size: int = 32,
                  precision: Precision = FULL_PRECISION, device: str = "cpu",
-                 query_runtime: QueryRuntime = "onnx") -> Encoder:
+                 query_runtime: QueryRuntime = "onnx-int8") -> Encoder:
     """Load a model once per process (per precision, device and query runtime); later calls
     share it.
 

@@ -23,8 +23,9 @@ MINILM = "all-MiniLM-L6-v2"
 Precision = Literal["float32", "int8"]
 """The encoder's arithmetic: ``int8`` is the opt-in fast mode (see ``Encoder``)."""
 FULL_PRECISION: Precision = "float32"
-QueryRuntime = Literal["onnx", "torch"]
-"""What embeds a search's query: ONNX Runtime by default (see ``search.embedding.onnx_query``)."""
+QueryRuntime = Literal["onnx-int8", "onnx", "torch"]
+"""What embeds a search's query: ONNX Runtime, its graph's weights in int8 or float32 (see
+``search.embedding.onnx_query``), or torch."""
 
 
 def _e5_small(cache_dir: Path) -> Path:
