@@ -44,7 +44,8 @@ def meta(i: int, office: str, language: str, doc_type: DocType, date: str,
 
 
 def index_is_consistent(kb: KnowledgeBase, finished: bool = True) -> None:
-    """The index holds exactly the stored chunks, each with its cached vector.
+    """The indexes hold exactly the stored chunks, each with its cached vector (and, in the
+    keyword index, one document per chunk).
 
     After a run that finished, the cache holds nothing else; a killed run may
     leave vectors the next run will use.
@@ -57,7 +58,7 @@ def index_is_consistent(kb: KnowledgeBase, finished: bool = True) -> None:
                              " embeddings e WHERE e.text_hash = c.text_hash)").fetchone()[0]
     assert missing == 0
     generation = kb.generation()
-    assert len(generation.index) == len(chunk_ids)
+    assert len(generation.index) == len(generation.keywords) == len(chunk_ids)
     if chunk_ids:
         probe = kb.encoder.encode_queries(["anything"])
         _, found = generation.index.search(probe, len(chunk_ids) + 5)
