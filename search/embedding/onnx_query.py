@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    import onnx
     import onnxruntime
     from sentence_transformers import SentenceTransformer
 
@@ -98,6 +99,7 @@ def quantized_graph(model: SentenceTransformer, path: Path) -> Path:
     again but moved the vectors four times as far, past what the dev sets allow. The passages
     keep their float vectors (docs/quality.md and docs/performance.md have the figures).
     """
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     target = path.with_name(f"{path.stem}{_INT8}")
@@ -108,8 +110,9 @@ def quantized_graph(model: SentenceTransformer, path: Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
     try:
-        quantize_dynamic(path, tmp, weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul"], nodes_to_exclude=_narrowing(path))
+        graph = onnx.load(str(path))  # read once, for both the choice and the quantiser
+        quantize_dynamic(graph, tmp, weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"], nodes_to_exclude=_narrowing(graph))
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     finally:
@@ -117,11 +120,9 @@ def quantized_graph(model: SentenceTransformer, path: Path) -> Path:
     return target
 
 
-def _narrowing(path: Path) -> list[str]:
-    """The matrix products of the graph at ``path`` whose weight has more rows than columns."""
-    import onnx
-
-    graph = onnx.load(str(path)).graph
+def _narrowing(model: onnx.ModelProto) -> list[str]:
+    """The matrix products of a graph whose weight has more rows than columns."""
+    graph = model.graph
     shapes = {weight.name: tuple(weight.dims) for weight in graph.initializer}
     return [node.name for node in graph.node if node.op_type == "MatMul"
             and any(len(shapes.get(name, ())) == 2 and shapes[name][0] > shapes[name][1]
