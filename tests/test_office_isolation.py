@@ -99,3 +99,18 @@ def test_a_hidden_office_changing_moves_nothing_a_limited_key_sees(
     moved = {h.text: h.score for h in open_after}
     assert any(moved.get(h.text) != pytest.approx(h.score) for h in open_before
                if h.text in moved)  # the open search's statistics did move
+
+    # A move to another office's folder changes no chunk and keeps the generation, only who
+    # holds the text: narrowed searches see it at once (what is kept per filter, its chunk ids
+    # and its offices' keyword index, is dropped at every publish).
+    notes = root / "madrid" / "notes" / "telemonitorizacion.md"
+    notes.rename(root / "boston" / "notes" / notes.name)
+    number = kb.generation().number
+    assert len(Ingestor(kb).run([root]).moved) == 1
+    assert kb.generation().number == number
+    for mode in SearchMode:
+        limited = kb.search("KB-4471 enfermeras", Filters(office=sorted(VISIBLE)), k=10,
+                            mode=mode)
+        assert limited and all(h.document.office.casefold() in VISIBLE for h in limited)
+        boston = kb.search("KB-4471 enfermeras", Filters(office=["Boston"]), k=10, mode=mode)
+        assert any("Las enfermeras llaman" in h.text for h in boston)
