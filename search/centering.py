@@ -112,22 +112,30 @@ def measure_offsets(encoder: DocumentEncoder, strength: float,
     """Each reference language's mean minus English's, as ``encoder`` sees them.
 
     A language's mean is the mean of its short texts' mean and its paragraphs' mean. They
-    are the same for every knowledge base of a model, so ``cache_dir`` keeps them: embedding
-    the reference costs seconds, once per model rather than once per process.
+    are the same for every knowledge base of a model, whatever its strength, so ``cache_dir``
+    keeps them unscaled: embedding the reference costs seconds, once per model rather than
+    once per process or strength.
     """
     key = offsets_key(encoder.model_id, strength)
     if strength == 0:
         return LanguageOffsets(key, strength)
-    cached = _cache_file(cache_dir, key)
+    return LanguageOffsets(key, strength, _unscaled_offsets(encoder, cache_dir))
+
+
+def _unscaled_offsets(encoder: DocumentEncoder, cache_dir: Path | None
+                      ) -> dict[str, np.ndarray]:
+    """The unscaled offsets, read from ``cache_dir`` or measured (and kept there)."""
+    unscaled = offsets_key(encoder.model_id, 1.0)
+    cached = _cache_file(cache_dir, unscaled)
     if cached is not None and cached.exists():
         stored = LanguageOffsets.from_json(cached.read_text(encoding="utf-8"))
-        if stored.key == key:
-            return stored
-    offsets = LanguageOffsets(key, strength, _reference_offsets(encoder))
+        if stored.key == unscaled:
+            return stored.offsets
+    offsets = _reference_offsets(encoder)
     if cached is not None:
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_text(offsets.to_json(), encoding="utf-8")
+        partial.write_text(LanguageOffsets(unscaled, 1.0, offsets).to_json(), encoding="utf-8")
         partial.replace(cached)  # readers see the whole file or none
     return offsets
 

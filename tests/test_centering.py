@@ -14,6 +14,7 @@ from search.centering import (
 from search.embedding import Encoder
 from search.knowledge_base import KnowledgeBase
 from search.records import DocumentMeta, NewChunk
+from search.settings import Settings
 
 # Held out from the reference: each English line with its French translation, and French
 # lines on other topics that compete with the translation in a French corpus.
@@ -39,7 +40,7 @@ def test_the_reference_is_a_parallel_text_in_every_default_language() -> None:
 
 
 def test_offsets_bring_translations_closer_than_same_language_texts(encoder: Encoder) -> None:
-    offsets = measure_offsets(encoder, 1.0)
+    offsets = measure_offsets(encoder, 1.0, Settings().cache_dir)  # as a knowledge base does
     english, french = encoder.encode_documents(ENGLISH), encoder.encode_documents(FRENCH)
     others = encoder.encode_documents(FRENCH_OTHERS)
     en = offsets.center(english, ["en"] * 4)
@@ -53,7 +54,10 @@ def test_offsets_bring_translations_closer_than_same_language_texts(encoder: Enc
 
 
 def test_offsets_depend_on_the_model_and_strength_only(encoder: Encoder) -> None:
-    full, half = measure_offsets(encoder, 1.0), measure_offsets(encoder, 0.5)
+    cache_dir = Settings().cache_dir  # kept there unscaled, whatever the strength
+    full, half = measure_offsets(encoder, 1.0, cache_dir), measure_offsets(encoder, 0.5, cache_dir)
+    assert half.offsets.keys() == full.offsets.keys()
+    assert all(np.array_equal(half.offsets[k], full.offsets[k]) for k in full.offsets)
     assert full.key == offsets_key(encoder.model_id, 1.0) != half.key
     vectors = encoder.encode_documents(ENGLISH[:2])
     assert np.allclose(full.center(vectors, [PIVOT] * 2), vectors, atol=1e-6)
@@ -68,7 +72,8 @@ def test_offsets_depend_on_the_model_and_strength_only(encoder: Encoder) -> None
 def test_no_vectors_centre_to_no_vectors(encoder: Encoder) -> None:
     """A map or bridge over nothing (every office hidden, every chunk deleted) centres
     to an empty array rather than failing."""
-    centred = measure_offsets(encoder, 1.0).center(np.zeros((0, encoder.dimension)), [])
+    centred = measure_offsets(encoder, 1.0, Settings().cache_dir).center(
+        np.zeros((0, encoder.dimension)), [])
     assert centred.shape == (0, encoder.dimension)
 
 
