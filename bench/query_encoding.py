@@ -74,7 +74,7 @@ def main() -> None:
     figures = {name: {"p50_ms": round(float(np.percentile(t, 50)), 2),
                       "p99_ms": round(float(np.percentile(t, 99)), 2)}
                for name, t in times.items()}
-    emit({"what": "one query embedded alone, blocks alternating between runtimes",
+    emit({"what": "one query embedded alone, blocks rotating between runtimes",
           "model": settings.model, "threads": args.threads, "queries": len(queries),
           "source": str(args.dataset or CORPUS / "planted.yaml"), **figures,
           **{f"p50_ratio_{name}_over_torch": round(figures[name]["p50_ms"]
