@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.kb = open_knowledge_base(settings)
-        threading.Thread(target=app.state.kb.query_reader.prepare, name="query-reader",
+        threading.Thread(target=app.state.kb.prepare, name="warm-up",
                          daemon=True).start()  # searches wait for it only if it is not done
         app.state.query_gate = QueryGate(settings)
         app.state.keys = KeyStore(app.state.kb.database)

@@ -51,6 +51,7 @@ from search.term_alignment import TermAligner
 
 # Candidates whose margin is computed: the best pairs by cosine, at least this many.
 _MIN_SCORED = 100
+_AHEAD_BATCH = 256  # chunks whose margins are computed ahead in one go
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,24 @@ class Bridger:
         self.aligner = TermAligner(database, encoder, analyzer, settings.term_similarity)
         self._cache: _OfficeCache | None = None
         self._lock = threading.Lock()
+        self._ahead = False  # compute margins ahead for every generation (``prepare``)
+
+    def prepare(self) -> None:
+        """Compute margins ahead, for the live generation now and for each later one in the
+        background as it is first used: a server calls it as it starts, so that a document's
+        first bridges, which would otherwise search the neighbourhood of a hundred candidate
+        passages, find them ready. Only up to ``bridge_margins_ahead`` chunks (the work is
+        quadratic) and only over every office: a key limited to offices computes its own."""
+        generation = self.live.current()
+        self._margins_ahead(generation, self._office_cache(generation))
+        self._ahead = True
+
+    def _margins_ahead(self, generation: Generation, cache: _OfficeCache) -> None:
+        ids = sorted(cache.office_of)
+        if len(ids) > self.settings.bridge_margins_ahead:
+            return
+        for start in range(0, len(ids), _AHEAD_BATCH):
+            self._neighbourhood(generation, cache, ids[start:start + _AHEAD_BATCH], None)
 
     def bridge(self, query: BridgeQuery) -> BridgeResult:
         generation = self.live.current()
@@ -191,6 +210,9 @@ class Bridger:
             if self._cache is None or self._cache.generation != generation.number:
                 with self.database.connect() as db:
                     self._cache = _OfficeCache(generation.number, office_chunk_ids(db))
+                if self._ahead:  # a later generation: its margins in the background
+                    threading.Thread(target=self._margins_ahead, args=(generation, self._cache),
+                                     name="bridge-margins", daemon=True).start()
             return self._cache
 
     @staticmethod

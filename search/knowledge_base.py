@@ -95,6 +95,13 @@ class KnowledgeBase:
             if writer.pending or writer.words_behind():
                 writer.publish()
 
+    def prepare(self) -> None:
+        """What a server does once as it starts, in the background: load the model, the
+        query graph and the language detector, then compute the live generation's bridge
+        margins ahead (and each later generation's as it comes)."""
+        self.query_reader.prepare()
+        self.bridger.prepare()
+
     def generation(self) -> Generation:
         """The published generation, as this caller reads the database."""
         return self.live_generation.current()

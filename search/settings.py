@@ -145,6 +145,11 @@ class Settings(BaseSettings):
     bridge_min_tokens: int = Field(
         20, ge=0, description="Chunks shorter than this (a greeting, a heading) in a document "
         "of several chunks neither start nor end a bridge, nor count on the map.")
+    bridge_margins_ahead: int = Field(
+        20_000, ge=0, description="Up to this many chunks, a server computes every chunk's "
+        "margin neighbourhood as it loads a generation, in the background, so that a "
+        "document's first bridges find them ready (the work grows with the square of the "
+        "chunks; 0: off). A key limited to offices still computes its own at first use.")
     bridge_source_chunks: int = Field(
         256, ge=1, description="Most chunks of a long source document a bridge query uses.")
     term_similarity: float = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import sqlite3
+import threading
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -302,3 +303,31 @@ def test_with_store_word_vectors_off_a_publish_stores_no_words(written: Knowledg
     with kb.database.connect() as db:
         assert db.execute("SELECT count(*) FROM word_vectors").fetchone()[0] == 0
     assert kb.bridges(BridgeQuery(text="weight alert nurse calls", office="Boston")).bridges
+
+
+def bridged(kb: KnowledgeBase) -> list:
+    """Every document's bridges, scores rounded past float noise."""
+    return [[(b.document.id, round(b.score, 6), [(p.target.chunk_id, round(p.score, 6))
+                                                  for p in b.passages])
+             for b in kb.bridges(BridgeQuery(document_id=d.id)).bridges]
+            for d in kb.documents(limit=100)[0]]
+
+
+def test_bridge_margins_computed_ahead_answer_as_at_first_request(written: KnowledgeBase,
+                                                                 copy_kb) -> None:
+    warm = copy_kb(written, "margins-ahead")
+    warm.bridger.prepare()  # as a server does at start
+    cache = warm.bridger._cache
+    assert cache is not None and cache.office_of
+    assert {i for visible, i in cache.neighbourhood if visible is None} == set(cache.office_of)
+    assert bridged(warm) == bridged(copy_kb(written, "margins-at-request"))
+    # a later generation gets its margins too, in the background, as it is first used
+    with warm.writer() as writer:
+        writer.delete("/docs/0.txt")
+    warm.bridges(BridgeQuery(document_id=warm.documents(limit=1)[0][0].id))
+    for thread in threading.enumerate():
+        if thread.name == "bridge-margins":
+            thread.join(timeout=60)
+    later = warm.bridger._cache
+    assert later is not cache and later.generation == warm.generation().number
+    assert {i for visible, i in later.neighbourhood if visible is None} == set(later.office_of)
