@@ -102,15 +102,16 @@ class Retriever:
         lexical: list[tuple[int, float]] = []
         allowed: np.ndarray | None = None
         with self.database.connect() as db:  # one snapshot for the filter, phrases and BM25
+            beyond_offices = _beyond_offices(filters)
             filtered = (self.filtered.ids(db, filters)
-                        if mode != SearchMode.lexical or _beyond_offices(filters) else None)
-            beyond = filtered if _beyond_offices(filters) else None
+                        if mode != SearchMode.lexical or beyond_offices else None)
+            beyond = filtered if beyond_offices else None
             if mode != SearchMode.dense:
                 lexical = self.keywords.search(db, generation.keywords, generation.number,
                                                query.raw, languages, list_depth,
                                                _office_scope(filters), beyond)
             if mode != SearchMode.lexical:
-                allowed = self._allowed(db, generation, query, languages, filters, filtered)
+                allowed = self._allowed(db, generation, query, languages, filtered)
         if mode == SearchMode.lexical:
             return lexical[:depth]
         dense = self._dense(query, generation, list_depth, allowed)
@@ -122,8 +123,8 @@ class Retriever:
                     self.weights)[:depth]
 
     def _allowed(self, db: sqlite3.Connection, generation: Generation, query: Query,
-                 languages: list[str | None], filters: Filters | None,
-                 filtered: np.ndarray | None) -> np.ndarray | None:
+                 languages: list[str | None], filtered: np.ndarray | None
+                 ) -> np.ndarray | None:
         """The chunks the dense side may return: those passing filters and phrases."""
         if query.phrases:
             phrases = " ".join(f'"{p}"' for p in query.phrases)

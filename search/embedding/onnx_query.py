@@ -69,9 +69,9 @@ class OnnxQueries:
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
 
         def session() -> OnnxQueries:
-            graph = quantized_graph(model, path) if quantized else path
-            if not graph.is_file():
-                export(model, inputs, graph)
+            if not path.is_file():
+                export(model, inputs, path)
+            graph = quantized_graph(path) if quantized else path
             return cls(onnxruntime.InferenceSession(str(graph), options,
                                                     providers=["CPUExecutionProvider"]), inputs)
 
@@ -89,15 +89,15 @@ class OnnxQueries:
         return np.ascontiguousarray(self._session.run(None, feed)[0], dtype=np.float32)
 
 
-def quantized_graph(model: SentenceTransformer, path: Path) -> Path:
-    """The int8 sibling of the graph at ``path``, made from it once (the float graph first).
+def quantized_graph(path: Path) -> Path:
+    """The int8 sibling of the float graph at ``path``, made from it once.
 
     Dynamic quantisation stores a matrix product's weights in int8, one scale per output
     channel, and quantises its activations on the fly. Every product is quantised but those
     that narrow (more inputs than outputs: a transformer layer's feed-forward output, which
-    reads the widest and least regular activations); quantising those too was 1.7 times faster
-    again but moved the vectors four times as far, past what the dev sets allow. The passages
-    keep their float vectors (docs/quality.md and docs/performance.md have the figures).
+    reads the widest and least regular activations): quantising those too moved the vectors
+    past what the dev sets allow. The passages keep their float vectors (docs/quality.md and
+    docs/performance.md have the figures).
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -105,8 +105,6 @@ def quantized_graph(model: SentenceTransformer, path: Path) -> Path:
     target = path.with_name(f"{path.stem}{_INT8}")
     if target.is_file():
         return target
-    if not path.is_file():
-        export(model, [name for name in INPUTS if name in model.preprocess(["x"])], path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
     try:

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 
 from search.lexical.analysis import ANALYSIS_VERSION, Analyzer
-from search.sql import get_meta, set_meta
+from search.sql import NO_FILTER, get_meta, set_meta
 
 TABLE = "chunk_terms"  # created with every other table (``search.schema``)
 _ANALYSIS_META = "lexical_analysis"
@@ -44,7 +44,7 @@ class StoredTerms:
         return int(db.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0])
 
     @staticmethod
-    def rows(db: sqlite3.Connection, where: str = "1", params: Iterable = ()
+    def rows(db: sqlite3.Connection, where: str = NO_FILTER, params: Iterable = ()
              ) -> Iterator[tuple[int, str]]:
         """(chunk id, terms) of the chunks passing ``where`` over ``c`` (chunks) and ``d``
         (documents)."""
