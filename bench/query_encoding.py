@@ -19,7 +19,6 @@ from itertools import islice
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from bench.common import CORPUS, emit, encoder, planted_queries
 from search.embedding import Encoder
@@ -51,7 +50,6 @@ def main() -> None:
     parser.add_argument("--json-out", type=Path)
     args = parser.parse_args()
 
-    torch.set_num_threads(args.threads)  # before the ONNX session: it takes torch's count
     if args.dataset:
         from evaluation.beir import load_dataset
 
@@ -59,7 +57,7 @@ def main() -> None:
     else:
         pool = planted_queries()
     queries = list(islice((pool * (args.queries // len(pool) + 1)), args.queries))
-    settings = Settings()
+    settings = Settings(torch_threads=args.threads)
     encoders = {runtime: encoder(settings.model_copy(update={"query_runtime": runtime}))
                 for runtime in ("onnx-int8", "onnx", "torch")}
     for runtime, one in encoders.items():

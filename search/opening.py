@@ -9,16 +9,15 @@ from search.settings import Settings
 
 
 def open_knowledge_base(settings: Settings) -> KnowledgeBase:
-    """The knowledge base under the configured data directory, with its model loaded.
+    """The knowledge base under the configured data directory, its model loaded at first use.
 
-    ``torch_threads`` caps FAISS's OpenMP threads too: a single query's FAISS search gains
-    nothing from a second thread, while the idle thread spins on a core that the encoder or
-    another request could use (docs/txtai.md has the measurements).
+    ``torch_threads`` caps FAISS's OpenMP threads too (the encoder applies it to torch and
+    ONNX Runtime): a single query's FAISS search gains nothing from a second thread, while
+    the idle thread spins on a core that the encoder or another request could use
+    (docs/txtai.md has the measurements).
     """
     if settings.torch_threads:
         import faiss
-        import torch
 
-        torch.set_num_threads(settings.torch_threads)
         faiss.omp_set_num_threads(settings.torch_threads)
     return KnowledgeBase(settings, configured_encoder(settings))

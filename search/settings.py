@@ -82,8 +82,9 @@ class Settings(BaseSettings):
         "embeds, on cores it leaves (0, the default: in the encoding process, between "
         "encoder calls; README \"Scale\" says when a pool pays).")
     torch_threads: int | None = Field(
-        None, ge=1, le=256, description="Torch and FAISS (OpenMP) CPU threads of this process "
-        "(default: their own choice). 1 keeps query latency steady on a small, busy machine.")
+        None, ge=1, le=256, description="Torch, ONNX Runtime and FAISS (OpenMP) CPU threads of "
+        "this process (default: their own choice). 1 keeps query latency steady on a small, "
+        "busy machine.")
     chunk_tokens: int = Field(200, ge=32, le=510, description="Token budget of one chunk.")
     chunk_overlap_tokens: int = Field(24, ge=0, le=128)
     commit_every_chunks: int = Field(

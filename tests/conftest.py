@@ -6,6 +6,7 @@ real SQLite and FAISS files, and (in the end-to-end tests) a real uvicorn server
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -69,17 +70,25 @@ class IngestedCorpus:
 
 @pytest.fixture(scope="session")
 def ingested_corpus(tmp_path_factory: pytest.TempPathFactory) -> IngestedCorpus:
-    """``bridge ingest corpus/`` as a user runs it, once for every end-to-end module.
+    """``bridge ingest corpus/`` as a user runs it, once for every end-to-end module (and
+    once for every pytest-xdist worker: the first ingests, the others wait and share it).
 
     Nothing opens its data directory afterwards: the shared server serves a copy (``env``),
     and a test that changes what the corpus holds takes a copy of its own
     (``corpus_copy_env``), so no module's result depends on which ran first.
     """
-    data_dir = tmp_path_factory.mktemp("corpus-data")
-    run = subprocess.run([*BRIDGE, "ingest", str(CORPUS), "--json"],
-                         env={**os.environ, "BRIDGE_DATA_DIR": str(data_dir)},
-                         capture_output=True, text=True, timeout=900, check=True)
-    return IngestedCorpus(data_dir, json.loads(run.stdout))
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # this run's folder, one per worker below it
+    data_dir, report = shared / "corpus-data", shared / "corpus-report.json"
+    with open(shared / "corpus.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not report.exists():
+            run = subprocess.run([*BRIDGE, "ingest", str(CORPUS), "--json"],
+                                 env={**os.environ, "BRIDGE_DATA_DIR": str(data_dir)},
+                                 capture_output=True, text=True, timeout=900, check=True)
+            report.write_text(run.stdout)
+    return IngestedCorpus(data_dir, json.loads(report.read_text()))
 
 
 @pytest.fixture(scope="session")
@@ -110,3 +119,18 @@ def server(env: dict[str, str]) -> Iterator[httpx.Client]:
     """A real ``bridge serve`` over the ingested corpus, on loopback."""
     with bridge_server(env) as client:
         yield client
+
+
+# The modules that take longest (a minute of CPU or so each: servers, subprocess ingests,
+# kills), started first so that the two pytest-xdist workers finish together instead of one
+# running a long module alone at the end.
+LONGEST_FIRST = ("test_upload_jobs", "test_model_conversion", "test_crash_safety",
+                 "test_real_world_files", "test_ingest_engines", "test_uploads",
+                 "test_access", "test_parser_fuzz", "test_admin_api", "test_evaluation",
+                 "test_observability", "test_fast_mode", "test_web_page")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1],
+                                         len(rank)))

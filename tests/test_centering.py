@@ -104,9 +104,14 @@ def test_a_new_strength_recentres_the_index_at_the_next_publish(settings_for,
 
 
 def test_measured_offsets_are_kept_once_per_model(encoder: Encoder, tmp_path) -> None:
-    measured = measure_offsets.__wrapped__(encoder, 1.0, tmp_path)  # past the in-process cache
-    [kept] = (tmp_path / "language_offsets").iterdir()
-    assert LanguageOffsets.from_json(kept.read_text()).key == measured.key
-    kept.write_text(LanguageOffsets(measured.key, 1.0, {"fr": measured.offsets["fr"]}).to_json())
+    """Measured once per model and machine, kept in the cache folder; a later process reads
+    the file rather than embedding the reference again."""
+    cache_dir = Settings().cache_dir
+    measured = measure_offsets.__wrapped__(encoder, 1.0, cache_dir)  # past in-process caches
+    [kept] = [p for p in (cache_dir / "language_offsets").iterdir()
+              if LanguageOffsets.from_json(p.read_text()).key == measured.key]
+    (tmp_path / "language_offsets").mkdir()
+    only_french = LanguageOffsets(measured.key, 1.0, {"fr": measured.offsets["fr"]})
+    (tmp_path / "language_offsets" / kept.name).write_text(only_french.to_json())
     again = measure_offsets.__wrapped__(encoder, 1.0, tmp_path)
     assert list(again.offsets) == ["fr"]  # read from the file, not embedded again

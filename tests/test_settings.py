@@ -40,20 +40,18 @@ def test_bad_values_are_refused_with_the_field_named(monkeypatch) -> None:
         Settings()
 
 
-def test_torch_threads_caps_faiss_too(settings_for, encoder) -> None:
-    """One setting bounds both engines' CPU threads: a search thread of FAISS left spinning
-    would take the core the encoder was kept off."""
+def test_torch_threads_caps_faiss_too(settings_for) -> None:
+    """One setting bounds every engine's CPU threads: FAISS's as the knowledge base opens,
+    torch's and ONNX Runtime's where the encoder loads them. A search thread of FAISS left
+    spinning would take the core the encoder was kept off."""
     import faiss
-    import torch
 
     from search.opening import open_knowledge_base
 
-    before = torch.get_num_threads(), faiss.omp_get_max_threads()
+    before = faiss.omp_get_max_threads()
     try:
-        torch.set_num_threads(2)
         faiss.omp_set_num_threads(2)
-        open_knowledge_base(settings_for("threads", torch_threads=1))
-        assert (torch.get_num_threads(), faiss.omp_get_max_threads()) == (1, 1)
+        kb = open_knowledge_base(settings_for("threads", torch_threads=1))
+        assert faiss.omp_get_max_threads() == 1 and kb.encoder.threads == 1
     finally:
-        torch.set_num_threads(before[0])
-        faiss.omp_set_num_threads(before[1])
+        faiss.omp_set_num_threads(before)

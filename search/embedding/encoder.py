@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,7 +72,8 @@ class Encoder:
 
     def __init__(self, name: str, cache_dir: Path, batch_size: int = 32,
                  precision: Precision = FULL_PRECISION, device: str = "cpu",
-                 query_runtime: QueryRuntime = "onnx-int8") -> None:
+                 query_runtime: QueryRuntime = "onnx-int8", threads: int | None = None
+                 ) -> None:
         self.model_id = model_id(name, precision)
         self.precision = precision
         self.batch_size = batch_size
@@ -81,13 +83,16 @@ class Encoder:
             device = "cpu"
         self._device = device
         self._folder, self._cache_dir = Path(resolve_model(name, cache_dir)), cache_dir
-        # ONNX Runtime serves float32 CPU queries (search.embedding.onnx_query) once
+        # ONNX Runtime serves CPU queries (search.embedding.onnx_query) once
         # ``prepare_queries`` loads it, so an ingest never pays for the export.
         self._query_runtime = query_runtime
         self._onnx_wanted = (query_runtime != "torch" and precision == FULL_PRECISION
                              and device == "cpu")
         self._onnx: OnnxQueries | None = None
+        self._graph_looked_for = False
+        self.threads = threads
         self._onnx_lock = threading.Lock()
+        self._export_lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._loaded: SentenceTransformer | None = None
         self._tokens: PlainTokens | None = None
@@ -109,6 +114,10 @@ class Encoder:
 
         log.info("loading embedding model %s (%s, %s)", self.model_id, self.precision,
                  self._device)
+        if self.threads:
+            import torch
+
+            torch.set_num_threads(self.threads)
         model = SentenceTransformer(str(self._folder), device=self._device)
         if self.precision == "int8":
             quantise_int8(model)
@@ -132,8 +141,8 @@ class Encoder:
             self._tokens = PlainTokens.of_model(self._folder)
         return self._tokens
 
-    def _encode(self, texts: list[str], prompt: str, batch_size: int | None = None
-                ) -> np.ndarray:
+    def _batched(self, texts: list[str], embed: Callable[[list[str]], np.ndarray],
+                 batch_size: int | None = None) -> np.ndarray:
         """Unit vectors in the order of ``texts``, embedded in batches of similar token counts.
 
         Every text of a batch is padded to its longest, and the padding costs as much as
@@ -142,39 +151,47 @@ class Encoder:
         """
         vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
         longest_first = np.argsort(self._plain_tokens().counts(texts), kind="stable")[::-1]
-        prompt_name = prompt if self._model.prompts.get(prompt) else None
         batch = batch_size or self.batch_size
         for start in range(0, len(texts), batch):
             rows = longest_first[start:start + batch]
-            vectors[rows] = self._model.encode(
-                [texts[row] for row in rows],
-                prompt_name=prompt_name,
-                batch_size=len(rows),
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            vectors[rows] = embed([texts[row] for row in rows])
         return vectors
 
+    def _on_torch(self, prompt: str) -> Callable[[list[str]], np.ndarray]:
+        """One batch through the model's own ``encode``, with its ``prompt``."""
+        model = self._model
+        prompt_name = prompt if model.prompts.get(prompt) else None
+        return lambda texts: model.encode(texts, prompt_name=prompt_name, batch_size=len(texts),
+                                          normalize_embeddings=True, convert_to_numpy=True,
+                                          show_progress_bar=False)
+
     def encode_documents(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors for passages (chunks), one row per text."""
-        return self._encode(texts, "document")
+        """Unit vectors for passages (chunks), one row per text: always on torch, so the
+        index keeps the vectors it was built with."""
+        return self._batched(texts, self._on_torch("document"))
 
     def encode_queries(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
-        """Unit vectors for search queries, one row per text; ``batch_size`` overrides the
-        setting for texts short enough to batch more of (words)."""
-        return self._encode(texts, "query", batch_size)
+        """Unit vectors for search queries (and the words "why it matched" compares), one row
+        per text, through the query graph once it is open, else on torch; ``batch_size``
+        overrides the setting for texts short enough to batch more of (words)."""
+        embed = self._onnx.encode if self._onnx is not None else self._on_torch("query")
+        return self._batched(texts, embed, batch_size)
 
     def encode_query(self, text: str) -> np.ndarray:
         """The unit vector (one row) of the query a user is waiting on.
 
-        The tokens go through the exported pipeline in ONNX Runtime once
-        ``prepare_queries`` has run (``search.embedding.onnx_query``), or else straight
-        through the model's own steps (forward, normalise) rather than ``encode``, whose
-        per-call bookkeeping (a device check over every parameter, ``eval()`` over every
-        module, sorting by length) buys nothing for one text. Either way the vector is
-        ``encode_queries``' (``tests/test_model_conversion.py``).
+        The tokens go through the exported pipeline in ONNX Runtime when a graph is open or
+        was exported before (``search.embedding.onnx_query``; opening one costs far less
+        than loading torch, even for one query), or else straight through the model's own
+        steps (forward, normalise) rather than ``encode``, whose per-call bookkeeping (a
+        device check over every parameter, ``eval()`` over every module, sorting by length)
+        buys nothing for one text. Either way the vector is ``encode_queries``'
+        (``tests/test_model_conversion.py``).
         """
+        if not self._graph_looked_for:
+            self.prepare_queries(only_exported=True)
+        if self._onnx is not None:
+            return self._onnx.encode([text])
         # The model first: while another thread loads it (the server's warm-up), importing
         # sentence-transformers here would meet transformers' lazy modules half made.
         model = self._model
@@ -182,8 +199,6 @@ class Encoder:
         from sentence_transformers.util import batch_to_device
 
         features = model.preprocess([text], prompt=model.prompts.get("query"))
-        if self._onnx is not None:
-            return self._onnx.encode(features)
         with torch.inference_mode():
             features = batch_to_device(features, model.device)
             vector = model(features)["sentence_embedding"]
@@ -192,31 +207,47 @@ class Encoder:
 
     @property
     def query_runtime(self) -> QueryRuntime:
-        """What embeds queries now: the configured ONNX runtime once ``prepare_queries`` made
-        its session, else "torch"."""
+        """What embeds queries now: the configured ONNX runtime once a session is open, else
+        "torch"."""
         return self._query_runtime if self._onnx is not None else "torch"
 
-    def prepare_queries(self) -> None:
-        """Make the ONNX Runtime session (exporting the graph if it is new), after which
-        ``encode_query`` uses it. Long-running processes call it: the server as it starts
-        (in the background), ``bridge eval``, the benchmarks. A one-shot ``bridge search``
-        does not: loading the session would cost more than it saves on one query. Where
-        queries run on torch (by setting, for int8 or a GPU, or once the session could not
-        be made, logged) it only loads the model."""
-        model = self._model
-        if self._onnx is not None or not self._onnx_wanted:
-            return
-        import torch
+    @property
+    def model_loaded(self) -> bool:
+        """Whether torch and the weights are loaded (a process that only searches through
+        an exported graph never loads them)."""
+        return self._loaded is not None
 
-        with self._onnx_lock:
+    def prepare_queries(self, only_exported: bool = False) -> None:
+        """Open the ONNX Runtime session, after which queries use it: over the graph
+        exported before, without torch, or else (unless ``only_exported``) exporting it from
+        the loaded model. Long-running processes call it as they start: the server (in the
+        background), ``bridge eval``, the benchmarks; ``encode_query`` calls it with
+        ``only_exported`` (a one-shot ``bridge search`` would spend more on an export than
+        it saves). Where queries run on torch (by setting, for int8 or a GPU, or once the
+        session could not be made, logged) it loads the model instead."""
+        path = graph_path(self._folder, self._cache_dir)
+        quantized = self._query_runtime == "onnx-int8"
+        with self._onnx_lock:  # looked for once, quickly: queries wait on it
+            if self._onnx is None and self._onnx_wanted and not self._graph_looked_for:
+                self._onnx = self._session(lambda: OnnxQueries.open(
+                    path, self._folder, self.threads, quantized))
+                self._graph_looked_for = True
+        if only_exported or self._onnx is not None:
+            return
+        with self._export_lock:  # queries run on torch meanwhile
             if self._onnx is None and self._onnx_wanted:
-                try:
-                    self._onnx = OnnxQueries.load(
-                        model, graph_path(self._folder, self._cache_dir),
-                        torch.get_num_threads(), quantized=self._query_runtime == "onnx-int8")
-                except Exception as exc:  # queries still work on torch
-                    log.warning("queries run on torch: no ONNX Runtime session (%s)", exc)
-                    self._onnx_wanted = False
+                self._onnx = self._session(lambda: OnnxQueries.load(
+                    self._model, path, self.threads, quantized))
+        if self._onnx is None:
+            _ = self._model
+
+    def _session(self, make: Callable[[], OnnxQueries | None]) -> OnnxQueries | None:
+        try:
+            return make()
+        except Exception as exc:  # queries still work on torch
+            log.warning("queries run on torch: no ONNX Runtime session (%s)", exc)
+            self._onnx_wanted = False
+            return None
 
     def count_tokens(self, text: str) -> int:
         """Tokens the model sees for ``text``, without special tokens or prompt."""
@@ -226,17 +257,19 @@ class Encoder:
 @lru_cache(maxsize=4)
 def load_encoder(name: str, cache_dir: Path, batch_size: int = 32,
                  precision: Precision = FULL_PRECISION, device: str = "cpu",
-                 query_runtime: QueryRuntime = "onnx-int8") -> Encoder:
-    """Load a model once per process (per precision, device and query runtime); later calls
-    share it.
+                 query_runtime: QueryRuntime = "onnx-int8", threads: int | None = None
+                 ) -> Encoder:
+    """Load a model once per process (per precision, device, query runtime and threads);
+    later calls share it.
 
     ``device`` is a torch device: "cpu" everywhere but in a Ray encoder actor given a GPU.
     """
-    return Encoder(name, cache_dir, batch_size, precision, device, query_runtime)
+    return Encoder(name, cache_dir, batch_size, precision, device, query_runtime, threads)
 
 
 def configured_encoder(settings: Settings) -> Encoder:
-    """The encoder ``settings`` describe (model, batch, precision, query runtime), shared
-    per process as ``load_encoder`` shares it."""
+    """The encoder ``settings`` describe (model, batch, precision, query runtime, threads),
+    shared per process as ``load_encoder`` shares it."""
     return load_encoder(settings.model, settings.cache_dir, settings.embed_batch_size,
-                        settings.encoder_precision, query_runtime=settings.query_runtime)
+                        settings.encoder_precision, query_runtime=settings.query_runtime,
+                        threads=settings.torch_threads)

@@ -5,8 +5,11 @@ that in per-operation overhead. The model's whole sentence-transformers pipeline
 pooling, normalisation) is exported once, by torch's own exporter, to an ONNX graph cached
 under ``cache_dir/onnx``; ONNX Runtime then runs it in processes that will search many times
 (``Encoder.prepare_queries``), with torch's vectors (``tests/test_model_conversion.py``
-checks them; docs/performance.md has the timings). Passages stay on torch: batched, long
-chunks gain nothing in ONNX Runtime, and the index keeps the vectors it was built with.
+checks them; docs/performance.md has the timings). Once exported, a graph is opened
+without torch: the Rust tokenizer makes its inputs as the model's preprocessing does, so a
+process that only searches never loads torch or the weights. Passages stay on torch:
+batched, long chunks gain nothing in ONNX Runtime, and the index keeps the vectors it was
+built with.
 
 Nothing here is needed for a search to work: when the packages, the export or the session
 fail, the encoder logs why and embeds queries with torch.
@@ -23,6 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from search.embedding.tokens import QueryTokenizing, QueryTokens
 
 if TYPE_CHECKING:
     import onnx
@@ -48,32 +53,47 @@ def graph_path(model_dir: Path, cache_dir: Path) -> Path:
 
 
 class OnnxQueries:
-    """One model's query pipeline as an ONNX Runtime session."""
+    """One model's query pipeline as an ONNX Runtime session, with the tokens it takes."""
 
-    def __init__(self, session: onnxruntime.InferenceSession, inputs: list[str]) -> None:
+    def __init__(self, session: onnxruntime.InferenceSession, tokens: QueryTokens) -> None:
         self._session = session
-        self._inputs = inputs
+        self._tokens = tokens
 
     @classmethod
-    def load(cls, model: SentenceTransformer, path: Path, threads: int,
+    def open(cls, path: Path, model_dir: Path, threads: int | None,
+             quantized: bool = False) -> OnnxQueries | None:
+        """The session over a graph exported before, made without torch or the model's
+        weights (a process that only searches never loads them); None when the graph, its
+        tokenizing facts or the folder's ``tokenizer.json`` are missing, or it does not
+        load."""
+        tokenizing = QueryTokenizing.read(tokenizing_path(path))
+        tokens = tokenizing and QueryTokens.of_folder(model_dir, tokenizing)
+        if not tokens or not path.is_file():
+            return None
+        try:
+            return cls(_session(quantized_graph(path) if quantized else path, threads), tokens)
+        except Exception as exc:  # the model's path below makes it anew
+            log.warning("the query graph at %s does not load: %s", path, exc)
+            return None
+
+    @classmethod
+    def load(cls, model: SentenceTransformer, path: Path, threads: int | None,
              quantized: bool = False) -> OnnxQueries:
         """The session over the graph at ``path`` (or, ``quantized``, over its int8 sibling),
         made from ``model`` first when it is missing or does not load (a partial file from an
-        older run, say)."""
-        import onnxruntime
+        older run, say); the tokenizing facts are saved beside it for ``open``."""
+        from tokenizers import Tokenizer
 
         inputs = [name for name in INPUTS if name in model.preprocess(["x"])]
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+        tokenizing = QueryTokenizing.of_model(model, inputs)
+        tokens = QueryTokens(Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str()),
+                             tokenizing)
 
         def session() -> OnnxQueries:
             if not path.is_file():
                 export(model, inputs, path)
-            graph = quantized_graph(path) if quantized else path
-            return cls(onnxruntime.InferenceSession(str(graph), options,
-                                                    providers=["CPUExecutionProvider"]), inputs)
+            tokenizing.save(tokenizing_path(path))
+            return cls(_session(quantized_graph(path) if quantized else path, threads), tokens)
 
         try:
             return session()
@@ -83,10 +103,27 @@ class OnnxQueries:
             graph.unlink(missing_ok=True)
         return session()
 
-    def encode(self, features: dict) -> np.ndarray:
-        """The unit vectors of tokenised texts (``SentenceTransformer.preprocess``)."""
-        feed = {name: features[name].numpy() for name in self._inputs}
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """The unit vectors of query texts, one row each."""
+        feed = self._tokens.features(texts)
         return np.ascontiguousarray(self._session.run(None, feed)[0], dtype=np.float32)
+
+
+def tokenizing_path(path: Path) -> Path:
+    """Where the tokenizing facts of the graph at ``path`` are kept."""
+    return path.with_suffix(".tokens.json")
+
+
+def _session(graph: Path, threads: int | None) -> onnxruntime.InferenceSession:
+    """A CPU session over ``graph``; ``threads`` (None: ONNX Runtime's choice) runs one
+    query's operators, one operator at a time."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or 0
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
 
 
 def quantized_graph(path: Path) -> Path:
