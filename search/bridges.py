@@ -25,7 +25,7 @@ from functools import cached_property
 
 import numpy as np
 
-from search.chunks import chunks_by_id, document_chunks, office_chunk_ids
+from search.chunks import chunks_by_id, document_chunks, is_substantial, office_chunk_ids
 from search.database import Database
 from search.documents import document_by_id
 from search.embedding import Encoder
@@ -192,11 +192,7 @@ class Bridger:
                        generation.offsets.center(stored.vectors, stored.languages))
 
     def _substantial(self, chunk: Chunk, document: Document) -> bool:
-        """Whether a chunk can hold a finding: not a greeting or heading among longer parts.
-
-        A document of one chunk (a short note, one sentence) is its own finding.
-        """
-        return chunk.n_tokens >= self.settings.bridge_min_tokens or document.n_chunks == 1
+        return is_substantial(chunk, document, self.settings.bridge_min_tokens)
 
     def _spread(self, chunks: list[Chunk]) -> list[Chunk]:
         """At most ``bridge_source_chunks`` of a long document, spread evenly over it."""

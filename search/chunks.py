@@ -111,3 +111,11 @@ def office_chunk_ids(db: sqlite3.Connection) -> dict[str, np.ndarray]:
             " WHERE d.office IS NOT NULL ORDER BY d.id, c.id"):
         offices.setdefault(office.casefold(), (office, []))[1].append(chunk_id)
     return {name: np.array(ids, dtype=np.int64) for name, ids in offices.values()}
+
+
+def is_substantial(chunk: Chunk, document: Document, min_tokens: int) -> bool:
+    """Whether a chunk can hold a finding: not a greeting or heading among longer parts.
+
+    A document of one chunk (a short note, one sentence) is its own finding.
+    """
+    return chunk.n_tokens >= min_tokens or document.n_chunks == 1

@@ -4,7 +4,8 @@ This is the entry point the API, ingest and evaluation use. Each method opens wh
 reads (a connection, or a snapshot that a whole query reads through) and hands the work
 to the module that does it: ``search.writer`` publishes, ``search.retrieval`` and
 ``search.document_ranking`` answer searches, ``search.bridges`` and ``search.bridge_map``
-answer bridges and maps, ``search.generations`` keeps the live index.
+answer bridges and maps, ``search.watching`` keeps watches (``kb.watcher``),
+``search.generations`` keeps the live index.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from search.records import (
 from search.retrieval import Retriever
 from search.runs import recent_runs, run_record
 from search.settings import Settings
+from search.watching import Watcher
 from search.writer import Writer, write_lock
 
 
@@ -81,6 +83,7 @@ class KnowledgeBase:
         self.bridger = Bridger(settings, self.database, self.live_generation,
                                self.query_reader, encoder, analyzer)
         self.map_cache = MapCache(settings, self.database, self.live_generation, encoder, analyzer)
+        self.watcher = Watcher(settings, self.database, self.query_reader, encoder)
         self._id_codec: IdCodec | None = None
 
     @contextmanager

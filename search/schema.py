@@ -9,7 +9,8 @@ keyword terms, what every generation's keyword index is built from (``search.lex
 ``chunk_twins`` and ``document_twins`` the near-duplicate pairs
 (``search.near_duplicates``); ``word_vectors`` the words of "why it matched"
 (``search.word_vectors``); ``roots`` the names paths are shown under
-(``search.path_names``); ``runs`` every ingest and re-index run with its report; ``meta``
+(``search.path_names``); ``runs`` every ingest and re-index run with its report; ``watches``
+and ``watch_alerts`` what offices watch and what matched it (``search.watches``); ``meta``
 what the database says of itself: the schema version, the model, the published generation.
 
 The API keeps its own tables (keys, sessions, upload jobs) beside these, in ``api``.
@@ -104,9 +105,53 @@ CREATE TABLE IF NOT EXISTS word_vectors (
 ) WITHOUT ROWID;
 """
 ROOTS = "CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, shown TEXT NOT NULL)"
+# Watches and their alerts (``search.watches``): what a watch watches (its raw vectors, one
+# row per passage), and every match a publish made, written in the publish's transaction (the
+# outbox the feed and the webhooks read). An alert is unique per watch and chunk text, so a
+# passage moved, copied or indexed again never alerts twice.
+WATCHES = """
+CREATE TABLE IF NOT EXISTS watches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    home_office TEXT,
+    target_offices TEXT,
+    threshold REAL NOT NULL,
+    delivery TEXT NOT NULL,
+    webhook_url TEXT,
+    secret TEXT NOT NULL,
+    feed_token TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS watch_vectors (
+    watch_id INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
+    passage INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    language TEXT,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (watch_id, passage)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS watch_alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    watch_id INTEGER NOT NULL REFERENCES watches(id) ON DELETE CASCADE,
+    text_hash TEXT NOT NULL,
+    chunk_id INTEGER NOT NULL,
+    document_id INTEGER NOT NULL,
+    passage INTEGER NOT NULL,
+    similarity REAL NOT NULL,
+    matched_at TEXT NOT NULL,
+    webhook_status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    last_error TEXT,
+    UNIQUE (watch_id, text_hash)
+);
+CREATE INDEX IF NOT EXISTS watch_alerts_webhooks ON watch_alerts(webhook_status, next_attempt_at);
+"""
 
 TABLES = (META, DOCUMENTS, PATHS, CHUNKS, EMBEDDINGS, RUNS, CHUNK_TERMS, NEAR_DUPLICATES, ROOTS,
-          WORD_VECTORS)
+          WORD_VECTORS, WATCHES)
 
 
 def _terms_out_of_fts5(db: sqlite3.Connection) -> None:

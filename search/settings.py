@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     bridge_min_tokens: int = Field(
         20, ge=0, description="Chunks shorter than this (a greeting, a heading) in a document "
         "of several chunks neither start nor end a bridge, nor count on the map.")
+    watch_threshold: float = Field(
+        0.86, ge=0.5, le=1.0, description="Cosine (language-centred) a new passage needs "
+        "to alert a watch, unless the watch sets its own: 0.86 keeps 99.2% of Tatoeba's "
+        "English-French translation pairs (docs/watches.md).")
     bridge_margins_ahead: int = Field(
         20_000, ge=0, description="Up to this many chunks, a server computes every chunk's "
         "margin neighbourhood as it loads a generation, in the background, so that a "

@@ -47,6 +47,7 @@ from search.near_duplicates import (
 from search.records import DocumentMeta, FileStat, NewChunk
 from search.settings import Settings
 from search.sql import get_meta, set_meta
+from search.watch_matching import match_new_chunks
 from search.word_vectors import WordVectorWriter
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,8 @@ class Writer:
 
         The generation number only moves when the vectors changed: a publish of
         moves and metadata alone keeps serving the same index file. The new chunks' words
-        are embedded before the write transaction starts, so it stays short.
+        are embedded before the write transaction starts, so it stays short; the watches
+        they match are alerted inside it (``search.watch_matching``).
         """
         with self.database.connect() as db:
             words, word_vectors = self.words.new_words(
@@ -230,6 +232,9 @@ class Writer:
             self.terms.mark_changed(db)
             if published.number != live.number:
                 self._find_near_duplicates(db, published, changes)
+            if changes.added_ids:
+                match_new_chunks(db, published.offsets, changes.added_ids,
+                                 np.concatenate(changes.added_vectors), changes.added_languages)
         self._puts, self._links, self._deletes = {}, [], []
         self.files.announce(published.number)
         self.files.prune(published.number)
