@@ -24,9 +24,20 @@ from api.observability import install_observability
 from api.query_gate import QueryGate
 from api.reindex import add_reindex_job, configured_roots, schedule_trigger
 from api.request_limits import document_limits
-from api.routers import admin, bridges, documents, health, jobs, pages, search, sign_in
+from api.routers import (
+    admin,
+    bridges,
+    documents,
+    health,
+    jobs,
+    pages,
+    search,
+    sign_in,
+    watches,
+)
 from api.security import SecurityHeaders, ShownRecords
 from api.sessions import SessionStore
+from api.webhooks import WebhookSender
 from search.knowledge_base import KnowledgeBase
 from search.opening import open_knowledge_base
 from search.records import valid_utf8
@@ -78,7 +89,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.jobs = JobStore(app.state.kb.database)
         app.state.job_runner = JobRunner(app.state.kb, app.state.jobs)
         app.state.job_runner.start()
+        app.state.webhooks = WebhookSender(app.state.kb, settings)
+        app.state.webhooks.start()  # alerts left by a CLI ingest or a crash go out too
         yield
+        app.state.webhooks.stop()
         app.state.job_runner.stop()
         if app.state.scheduler is not None:
             app.state.scheduler.shutdown(wait=False)
@@ -102,7 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "detail": _validation_message(exc), "errors": jsonable_errors(exc)})
 
     for router in (health.router, search.router, documents.router, jobs.router,
-                   bridges.router, admin.router, pages.router, sign_in.router):
+                   bridges.router, watches.router, admin.router, pages.router,
+                   sign_in.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")  # after the routes
     return app

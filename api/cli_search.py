@@ -93,7 +93,7 @@ def bridges(
     try:
         request = BridgeRequest(document_id=document, chunk_id=chunk, text=text, office=office,
                                 target_offices=to or [], k=k, passages=passages)
-        check_finding_length(request, get_settings())
+        check_finding_length(request.text, get_settings())
     except (ValidationError, RequestValidationError) as exc:
         fail(exc.errors()[0]["msg"])
     try:

@@ -114,6 +114,13 @@ class KnowledgeBaseCollector:
             yield CounterMetricFamily("bridge_queries_shed", "Queries refused with 429 because "
                                       "the server was saturated (api.query_gate).",
                                       value=gate.shed)
+        alerts = CounterMetricFamily("bridge_watch_alerts", "Watch alerts matched at "
+                                     "publish, by webhook status (none: feed only).",
+                                     labels=["status"])
+        counts = kb.watcher.alert_counts()
+        for status in ("none", "pending", "delivered", "failed"):
+            alerts.add_metric([status], counts.get(status, 0))
+        yield alerts
         last = kb.runs(limit=1)
         if last:
             yield from run_metrics(last[0])

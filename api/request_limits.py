@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 
-from api.schemas import BridgeRequest, SearchRequest
+from api.schemas import SearchRequest
 from search.settings import Settings
 
 Error = dict[str, Any]
@@ -55,9 +55,9 @@ def search_k(request: SearchRequest, settings: Settings) -> int:
     return k
 
 
-def check_finding_length(request: BridgeRequest, settings: Settings) -> None:
-    """A 422 when the bridge's finding is longer than a query may be."""
-    _refuse(_too_long(("body", "text"), request.text, settings.max_query_chars))
+def check_finding_length(text: str | None, settings: Settings) -> None:
+    """A 422 when a finding (a bridge's, a watch's) is longer than a query may be."""
+    _refuse(_too_long(("body", "text"), text, settings.max_query_chars))
 
 
 def document_limits(schemas: dict[str, Any], settings: Settings) -> None:

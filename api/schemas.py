@@ -124,46 +124,56 @@ class DeletedDocument(BaseModel):
                              "file is removed there too.")
 
 
-class BridgeRequest(BaseModel):
-    """Where a bridge starts (exactly one of document_id, chunk_id, text) and may go."""
+class FindingSource(BaseModel):
+    """A finding named by exactly one of document_id, chunk_id and text, with its office:
+    where a bridge starts, or what a watch watches."""
 
     # exactly one source, said in the schema too (null is not a value here)
     model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
         {"required": ["document_id"]}, {"required": ["chunk_id"]}, {"required": ["text"]}]})
 
     document_id: PublicId | SkipJsonSchema[None] = Field(
-        None, description="Bridge a document (its id as the API gives it).")
+        None, description="A document (its id as the API gives it).")
     chunk_id: PublicId | SkipJsonSchema[None] = Field(
-        None, description="Bridge one finding (a chunk's id as the API gives it).")
+        None, description="One finding (a chunk's id as the API gives it).")
     text: FindingText | SkipJsonSchema[None] = Field(
-        None, description="Bridge a finding written here (at most the server's "
-        "max_query_chars characters).",
-        examples=["Un suivi du poids quotidien réduit les réhospitalisations"])
+        None, description="A finding written here (at most the server's max_query_chars "
+        "characters).", examples=["Un suivi du poids quotidien réduit les réhospitalisations"])
     office: FilterValue | None = Field(
-        None, description="The source office (a document's or chunk's own office wins).",
+        None, description="The finding's office (a document's or chunk's own office wins).",
         examples=["Paris"])
     target_offices: list[FilterValue] = Field(
         default_factory=list, max_length=50,
         description="Offices to look in (default: every other office).", examples=[["Boston"]])
-    k: int = Field(10, ge=1, le=50, description="Documents to return.")
-    passages: int = Field(3, ge=1, le=10, description="Aligned passages per document.")
 
     _utf8 = field_validator("text", mode="before")(
         classmethod(lambda cls, v: valid_utf8(v) if isinstance(v, str) else v))
 
     @model_validator(mode="after")
-    def _one_source(self) -> BridgeRequest:
+    def _one_source(self) -> FindingSource:
         given = [f for f in ("document_id", "chunk_id", "text") if getattr(self, f) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of document_id, chunk_id or text"
                              + (f" (got {', '.join(given)})" if given else ""))
         return self
 
-    def to_query(self, visible_offices: frozenset[str] | None = None) -> BridgeQuery:
-        """The query; an id that names nothing asks for number 0, which is nothing (404)."""
+    def stored_ids(self) -> tuple[int | None, int | None]:
+        """The document and chunk ids as stored; an id that names nothing asks for number
+        0, which is nothing (404)."""
         document = None if self.document_id is None else \
             stored_id(DOCUMENT, self.document_id) or 0
         chunk = None if self.chunk_id is None else stored_id(CHUNK, self.chunk_id) or 0
+        return document, chunk
+
+
+class BridgeRequest(FindingSource):
+    """Where a bridge starts (exactly one of document_id, chunk_id, text) and may go."""
+
+    k: int = Field(10, ge=1, le=50, description="Documents to return.")
+    passages: int = Field(3, ge=1, le=10, description="Aligned passages per document.")
+
+    def to_query(self, visible_offices: frozenset[str] | None = None) -> BridgeQuery:
+        document, chunk = self.stored_ids()
         return BridgeQuery(document_id=document, chunk_id=chunk,
                            text=self.text, office=self.office,
                            target_offices=tuple(self.target_offices), k=self.k,

@@ -20,11 +20,18 @@ server's absolute path, and every id by an opaque token (``search.public_ids``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from search.path_names import SHOWN_PATHS, on_first_use
 from search.public_ids import PUBLIC_IDS
+
+if TYPE_CHECKING:
+    from search.knowledge_base import KnowledgeBase
 
 STATIC_PREFIXES = ("/static/", "/static-offline-docs/")
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
@@ -78,10 +85,18 @@ class ShownRecords:
         if kb is None:
             await self.app(scope, receive, send)
             return
-        paths = SHOWN_PATHS.set(on_first_use(kb.path_namer))
-        ids = PUBLIC_IDS.set(kb.id_codec())
-        try:
+        with shown_as_answered(kb):
             await self.app(scope, receive, send)
-        finally:
-            PUBLIC_IDS.reset(ids)
-            SHOWN_PATHS.reset(paths)
+
+
+@contextmanager
+def shown_as_answered(kb: KnowledgeBase) -> Iterator[None]:
+    """Within the block, records dump their paths and ids as an answer shows them (a request,
+    a webhook's body)."""
+    paths = SHOWN_PATHS.set(on_first_use(kb.path_namer))
+    ids = PUBLIC_IDS.set(kb.id_codec())
+    try:
+        yield
+    finally:
+        PUBLIC_IDS.reset(ids)
+        SHOWN_PATHS.reset(paths)

@@ -150,6 +150,16 @@ class Settings(BaseSettings):
         0.86, ge=0.5, le=1.0, description="Cosine (language-centred) a new passage needs "
         "to alert a watch, unless the watch sets its own: 0.86 keeps 99.2% of Tatoeba's "
         "English-French translation pairs (docs/watches.md).")
+    webhook_max_attempts: int = Field(
+        6, ge=1, le=50, description="Tries of a watch alert's webhook before it is shown as "
+        "failed.")
+    webhook_backoff_s: float = Field(
+        2.0, gt=0, le=3600, description="Wait before a webhook's second try, doubled at "
+        "each later one.")
+    webhook_timeout_s: float = Field(10.0, gt=0, le=120, description="One webhook POST's "
+                                     "time limit.")
+    webhook_poll_s: float = Field(1.0, gt=0, le=60, description="How often the server "
+                                  "looks for alerts to deliver.")
     bridge_margins_ahead: int = Field(
         20_000, ge=0, description="Up to this many chunks, a server computes every chunk's "
         "margin neighbourhood as it loads a generation, in the background, so that a "

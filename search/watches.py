@@ -132,9 +132,11 @@ def delete_watch(db: sqlite3.Connection, watch_id: int) -> bool:
     return db.execute("DELETE FROM watches WHERE id = ?", (watch_id,)).rowcount > 0
 
 
-def watched_passages(db: sqlite3.Connection, watch_id: int) -> list[str]:
-    return [r[0] for r in db.execute(
-        "SELECT text FROM watch_vectors WHERE watch_id = ? ORDER BY passage", (watch_id,))]
+def watched_passages(db: sqlite3.Connection, watch_id: int) -> list[tuple[str, str | None]]:
+    """The text and language of each passage a watch watches, in order."""
+    return [(r[0], r[1]) for r in db.execute(
+        "SELECT text, language FROM watch_vectors WHERE watch_id = ? ORDER BY passage",
+        (watch_id,))]
 
 
 # An alert names the passage that now holds its text: a document indexed again stores its

@@ -24,11 +24,16 @@ from search.watches import (
     NewWatch,
     Watch,
     WatchedPassage,
+    WebhookStatus,
+    alert_counts,
     alerts_of,
     delete_watch,
+    due_webhooks,
     insert_watch,
+    record_attempt,
     watch_by_id,
     watch_rows,
+    watched_passages,
 )
 
 
@@ -123,6 +128,27 @@ class Watcher:
     def remove(self, watch_id: int) -> bool:
         with self.database.connect() as db:
             return delete_watch(db, watch_id)
+
+    def watched_texts(self, watch_id: int) -> list[tuple[str, str | None]]:
+        """The passages a watch watches, in the order its alerts number them."""
+        with self.database.connect() as db:
+            return watched_passages(db, watch_id)
+
+    def due_webhooks(self, now: str) -> list[tuple[Alert, Chunk, Document]]:
+        """Alerts whose webhook is due, oldest first, with their passage and document."""
+        with self.database.connect() as db:
+            due = due_webhooks(db, now)
+            found = chunks_by_id(db, [a.chunk_id for a in due])
+        return [(a, *found[a.chunk_id]) for a in due if a.chunk_id in found]
+
+    def record_attempt(self, alert_id: int, status: WebhookStatus, error: str | None = None,
+                       next_attempt_at: str | None = None) -> None:
+        with self.database.connect() as db:
+            record_attempt(db, alert_id, status, error, next_attempt_at)
+
+    def alert_counts(self) -> dict[str, int]:
+        with self.database.connect() as db:
+            return alert_counts(db)
 
     def alerts(self, watch_id: int, limit: int = 100) -> list[tuple[Alert, Chunk, Document]]:
         """A watch's alerts, newest first, with the passage and document each names (an

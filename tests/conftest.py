@@ -124,7 +124,8 @@ def server(env: dict[str, str]) -> Iterator[httpx.Client]:
 # The modules that take longest (a minute of CPU or so each: servers, subprocess ingests,
 # kills), started first so that the two pytest-xdist workers finish together instead of one
 # running a long module alone at the end.
-LONGEST_FIRST = ("test_upload_jobs", "test_model_conversion", "test_crash_safety",
+LONGEST_FIRST = ("test_upload_jobs", "test_model_conversion", "test_watch_delivery",
+                 "test_crash_safety",
                  "test_real_world_files", "test_ingest_engines", "test_uploads",
                  "test_access", "test_parser_fuzz", "test_admin_api", "test_evaluation",
                  "test_observability", "test_fast_mode", "test_web_page")

@@ -28,7 +28,7 @@ PLOTLY_URL = "/static/plotly.min.js"
 def bridges(request: BridgeRequest, kb: KnowledgeBaseDep, settings: SettingsDep,
             access: ReadAccess, _slot: QuerySlot) -> BridgeResult:
     """The closest findings of the other offices, per document, with why they match."""
-    check_finding_length(request, settings)
+    check_finding_length(request.text, settings)
     try:
         return kb.bridges(request.to_query(access.offices))
     except LookupError as exc:
