@@ -18,6 +18,7 @@ from api.cli_common import fail, open_configured_kb, progress_bar
 from api.cli_ingest import ingest, reindex, runs, schedule_or_fail
 from api.cli_keys import keys_app
 from api.cli_search import bridge_map, bridges, search
+from api.cli_watch import alerts, watch_app
 from search.settings import get_settings
 
 app = typer.Typer(help="Knowledge Bridge: search every office's documents by meaning.",
@@ -96,3 +97,5 @@ app.command(name="map")(bridge_map)
 app.command(name="eval")(score_retrieval)
 app.command()(status)
 app.add_typer(keys_app, name="keys")
+app.add_typer(watch_app, name="watch")
+app.command()(alerts)

@@ -153,3 +153,21 @@ def test_an_alert_published_while_no_server_runs_is_delivered_once_after_a_crash
         assert len(receiver.received) == 1
         [alert] = server.get(f"/watches/{watch['id']}/alerts", headers=paris).json()
         assert alert["webhook_status"] == "delivered"
+
+
+def test_the_command_line_adds_lists_and_removes_watches(corpus_copy_env: dict[str, str]
+                                                         ) -> None:
+    def bridge(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([*BRIDGE, *args], env=corpus_copy_env, capture_output=True,
+                              text=True, timeout=300, check=check)
+
+    made = json.loads(bridge("watch", "add", "--text", FRENCH, "--office", "Paris", "--to",
+                             "Boston", "--json").stdout)
+    assert made["target_offices"] == ["boston"] and made["secret"]
+    [listed] = json.loads(bridge("watch", "list", "--json").stdout)
+    assert (listed["id"], listed["owner"]) == (made["id"], "cli")
+    assert json.loads(bridge("alerts", "--json").stdout) == []
+    bad = bridge("watch", "add", "--text", FRENCH, "--chunk", "x", check=False)
+    assert bad.returncode == 2 and "exactly one" in bad.stderr
+    assert "removed" in bridge("watch", "rm", str(made["id"])).stdout
+    assert bridge("watch", "rm", str(made["id"]), check=False).returncode == 2
