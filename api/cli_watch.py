@@ -7,7 +7,7 @@ office. ``bridge alerts --deliver`` sends the webhooks that are due, as a server
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 
@@ -39,11 +39,9 @@ def watch_add(
     from api.watch_models import WatchCreate, WatchCreated
 
     kb = open_configured_kb()
-    delivery: Literal["feed", "both"] = "both" if webhook else "feed"
     try:
         body = WatchCreate(text=text, office=office, document_id=document, chunk_id=chunk,
-                           target_offices=to or [], threshold=threshold, delivery=delivery,
-                           webhook_url=webhook)
+                           target_offices=to or [], threshold=threshold, webhook_url=webhook)
         check_finding_length(body.text, get_settings())
         created = WatchCreated.of(kb.watcher.add(body.to_request(CLI_OWNER, None)))
     except (ValidationError, RequestValidationError) as exc:

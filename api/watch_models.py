@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import AnyHttpUrl, BaseModel, Field, model_validator
+from pydantic import AnyHttpUrl, BaseModel, Field
 
 from api.schemas import FindingSource
 from search.path_names import AS_STORED
@@ -14,27 +12,22 @@ from search.watching import WatchRequest
 
 
 class WatchCreate(FindingSource):
-    """What to watch (exactly one of text, document_id, chunk_id), where, and how to hear;
+    """What to watch (exactly one of text, document_id, chunk_id), where, and how to hear:
+    every watch has its Atom feed; one with a ``webhook_url`` is POSTed its alerts too.
     ``target_offices`` default to every other office the key may see."""
 
     threshold: float | None = Field(
         None, ge=0.5, le=1.0, description="Cosine a new passage needs (default: the server's "
         "watch_threshold).")
-    delivery: Literal["feed", "webhook", "both"] = "feed"
     webhook_url: AnyHttpUrl | None = Field(
-        None, description="Where alerts are POSTed (delivery webhook or both).")
-
-    @model_validator(mode="after")
-    def _webhook_given_when_asked(self) -> WatchCreate:
-        if (self.delivery != "feed") != (self.webhook_url is not None):
-            raise ValueError("webhook_url goes with delivery webhook or both, and only then")
-        return self
+        None, description="Where alerts are POSTed, signed (besides the feed).")
 
     def to_request(self, owner: str, visible: frozenset[str] | None) -> WatchRequest:
         document, chunk = self.stored_ids()
         return WatchRequest(owner=owner, text=self.text, office=self.office, chunk_id=chunk,
                             document_id=document, target_offices=tuple(self.target_offices),
-                            threshold=self.threshold, delivery=self.delivery,
+                            threshold=self.threshold,
+                            delivery="both" if self.webhook_url else "feed",
                             webhook_url=str(self.webhook_url) if self.webhook_url else None,
                             visible_offices=visible)
 

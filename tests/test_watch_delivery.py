@@ -87,7 +87,7 @@ def test_a_paris_watch_hears_of_bostons_translation_once(tmp_path: Path,
     with bridge_server(env) as server:
         paris_only = create_key(env, "paris-only", "read", offices=("Paris",))
         made = server.post("/watches", json={"text": FRENCH, "office": "Paris",
-                                             "delivery": "both", "webhook_url": receiver.url})
+                                             "webhook_url": receiver.url})
         assert made.status_code == 201, made.text
         watch = made.json()
         blind = server.post("/watches", json={"text": FRENCH, "office": "Paris"},
@@ -123,7 +123,7 @@ def test_a_paris_watch_hears_of_bostons_translation_once(tmp_path: Path,
 
 def bad_requests_get_a_4xx_with_a_reason(server: httpx.Client) -> None:
     for body, status in [({"text": FRENCH, "chunk_id": 1}, 422),
-                         ({"text": FRENCH, "delivery": "webhook"}, 422),
+                         ({"text": FRENCH, "webhook_url": "not a url"}, 422),
                          ({"text": FRENCH, "webhook_url": "ftp://x"}, 422),
                          ({"text": FRENCH, "threshold": 2}, 422),
                          ({"document_id": "nothing"}, 404),
@@ -142,8 +142,7 @@ def test_an_alert_published_while_no_server_runs_is_delivered_once_after_a_crash
     paris = {"Authorization": f"Bearer {create_key(env, 'paris', 'read')}"}
     with bridge_server(env) as dying:
         watch = dying.post("/watches", headers=paris, json={
-            "text": FRENCH, "office": "Paris", "delivery": "webhook",
-            "webhook_url": receiver.url}).json()
+            "text": FRENCH, "office": "Paris", "webhook_url": receiver.url}).json()
         os.kill(dying.server_pid, signal.SIGKILL)  # type: ignore[attr-defined]
     ingest(env, note(tmp_path / "boston", "weight.md", ENGLISH), "Boston")  # the outbox row
     with bridge_server(env) as server:
