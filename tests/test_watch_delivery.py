@@ -70,7 +70,8 @@ def ingest(env: dict[str, str], folder: Path, office: str) -> None:
 
 def note(root: Path, name: str, *paragraphs: str) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    (root / name).write_text("# Note\n\n" + "\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    sections = (f"## Part {n}\n\n{text}" for n, text in enumerate(paragraphs, 1))
+    (root / name).write_text("# Note\n\n" + "\n\n".join(sections) + "\n", encoding="utf-8")
     return root
 
 
