@@ -8,7 +8,7 @@ the server hold anything:
   valid one it gets its 401 at once and the connection is closed. An upload needs a key with
   the ``ingest`` scope (403 otherwise). The sign-in and sign-out forms carry their own
   proofs (a key, a CSRF token), and the laptop demo's keyless reads from this machine
-  (``open_read_on_loopback``) may send search and bridge bodies.
+  (``open_read_on_loopback``) may send search, bridge and watch bodies.
 * **Size while it streams.** A declared ``Content-Length`` over the limit is a 413 at once;
   otherwise bytes are counted as they arrive and the request is cut with 413 as soon as it
   passes the limit, chunked or not. Uploads (``POST /documents``) get ``max_upload_bytes``,
@@ -38,7 +38,7 @@ UPLOAD_PATH = "/documents"
 # Forms that prove who sends them in their body (a key, a CSRF token): read without a key.
 SELF_PROVING = frozenset({"/sign-in", "/sign-out"})
 # Routes that read with a body, open to the laptop demo's keyless reader.
-READ_WITH_BODY = frozenset({"/search", "/bridges"})
+READ_WITH_BODY = frozenset({"/search", "/bridges", "/watches"})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
