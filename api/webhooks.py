@@ -6,6 +6,8 @@ marked delivered only after a 2xx answer; otherwise it is tried again after
 ``webhook_backoff_s`` doubled at each try, and shown as failed after ``webhook_max_attempts``.
 An alert sent just before a crash, and not yet marked, is sent again after the restart:
 delivery is at least once, and exactly once for a receiver that keeps the alert ids it saw.
+A webhook never goes to this machine or its private network unless ``webhook_allow_private``
+says it may: checked when the watch is made and again at each delivery (a name can move).
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import socket
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from api.security import shown_as_answered
@@ -30,6 +35,22 @@ log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Bridge-Signature"
 ALERT_HEADER = "X-Bridge-Alert"
+
+
+def private_target(url: str) -> str | None:
+    """Why ``url`` points inside this machine or its network (loopback, private, link-local,
+    reserved addresses), or None: a key holder must not make the server POST to what only it
+    can reach. A name that does not resolve here is not judged (its delivery will fail)."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%")[0])
+        if not ip.is_global:
+            return f"{host} is {address}, not a public address (webhook_allow_private)"
+    return None
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -79,6 +100,8 @@ class WebhookSender:
 
     def _post(self, url: str, body: bytes, secret: str, alert_id: int) -> str | None:
         """None once the receiver answered 2xx, else why not."""
+        if not self.settings.webhook_allow_private and (refused := private_target(url)):
+            return refused
         request = urllib.request.Request(url, data=body, method="POST", headers={
             "Content-Type": "application/json", SIGNATURE_HEADER: signature(secret, body),
             ALERT_HEADER: str(alert_id), "User-Agent": "knowledge-bridge-webhooks"})

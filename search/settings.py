@@ -158,6 +158,10 @@ class Settings(BaseSettings):
         "each later one.")
     webhook_timeout_s: float = Field(10.0, gt=0, le=120, description="One webhook POST's "
                                      "time limit.")
+    webhook_allow_private: bool = Field(
+        False, description="Let webhooks reach loopback and private addresses (a receiver on "
+        "this machine or its network). Off, a key holder cannot make the server POST inside "
+        "its network.")
     webhook_poll_s: float = Field(1.0, gt=0, le=60, description="How often the server "
                                   "looks for alerts to deliver.")
     bridge_margins_ahead: int = Field(

@@ -83,7 +83,8 @@ def verified(secret: str, headers: dict, body: bytes) -> dict:
 
 def test_a_paris_watch_hears_of_bostons_translation_once(tmp_path: Path,
                                                          receiver: Receiver) -> None:
-    env = {**os.environ, "BRIDGE_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "BRIDGE_DATA_DIR": str(tmp_path / "data"),
+           "BRIDGE_WEBHOOK_ALLOW_PRIVATE": "1"}  # the receiver is on loopback
     ingest(env, note(tmp_path / "paris", "poids.md", FRENCH), "Paris")
     with bridge_server(env) as server:
         paris_only = create_key(env, "paris-only", "read", offices=("Paris",))
@@ -138,7 +139,8 @@ def bad_requests_get_a_4xx_with_a_reason(server: httpx.Client) -> None:
 
 def test_an_alert_published_while_no_server_runs_is_delivered_once_after_a_crash(
         tmp_path: Path, receiver: Receiver) -> None:
-    env = {**os.environ, "BRIDGE_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "BRIDGE_DATA_DIR": str(tmp_path / "data"),
+           "BRIDGE_WEBHOOK_ALLOW_PRIVATE": "1"}  # the receiver is on loopback
     ingest(env, note(tmp_path / "paris", "poids.md", FRENCH), "Paris")
     paris = {"Authorization": f"Bearer {create_key(env, 'paris', 'read')}"}
     with bridge_server(env) as dying:
@@ -171,3 +173,12 @@ def test_the_command_line_adds_lists_and_removes_watches(corpus_copy_env: dict[s
     assert bad.returncode == 2 and "exactly one" in bad.stderr
     assert "removed" in bridge("watch", "rm", str(made["id"])).stdout
     assert bridge("watch", "rm", str(made["id"]), check=False).returncode == 2
+
+
+def test_a_webhook_never_points_inside_the_servers_network(server: httpx.Client) -> None:
+    for url in ("http://127.0.0.1:9/hook", "http://localhost/hook", "http://10.1.2.3/hook",
+                "http://169.254.169.254/latest/meta-data", "http://[::1]/hook"):
+        answer = server.post("/watches", json={"text": FRENCH, "office": "Paris",
+                                               "webhook_url": url})
+        assert answer.status_code == 403, (url, answer.text)
+        assert "not a public address" in answer.json()["detail"]

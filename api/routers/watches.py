@@ -18,6 +18,7 @@ from api.request_limits import check_finding_length
 from api.schemas import ErrorResponse
 from api.watch_feed import atom_feed
 from api.watch_models import AlertOut, WatchCreate, WatchCreated, WatchOut
+from api.webhooks import private_target
 from search.knowledge_base import KnowledgeBase
 from search.watches import Watch
 
@@ -44,11 +45,17 @@ def alerts_out(kb: KnowledgeBase, watch: Watch, limit: int = 100) -> list[AlertO
             for alert, chunk, document in kb.watcher.alerts(watch.id, limit)]
 
 
-@router.post("/watches", status_code=201, response_model=WatchCreated, responses=NOT_FOUND)
+@router.post("/watches", status_code=201, response_model=WatchCreated,
+             responses={403: {"model": ErrorResponse}, **NOT_FOUND})
 def create_watch(body: WatchCreate, kb: KnowledgeBaseDep, settings: SettingsDep,
                  access: ReadAccess) -> WatchCreated:
-    """Watch a finding: each later publish alerts it of close passages of other offices."""
+    """Watch a finding: each later publish alerts it of close passages of other offices. A
+    webhook to this server's machine or private network is refused (403) unless
+    ``webhook_allow_private``."""
     check_finding_length(body.text, settings)
+    url = str(body.webhook_url) if body.webhook_url else None
+    if url and not settings.webhook_allow_private and (refused := private_target(url)):
+        raise HTTPException(status_code=403, detail=f"webhook_url: {refused}")
     try:
         watch = kb.watcher.add(body.to_request(owner_of(access), access.offices))
     except LookupError as exc:
