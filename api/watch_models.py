@@ -78,11 +78,11 @@ class AlertOut(BaseModel):
     webhook_status: str
 
     @classmethod
-    def of(cls, alert: Alert, watched: tuple[str, str | None], chunk: Chunk,
-           document: Document) -> AlertOut:
+    def of(cls, alert: Alert, chunk: Chunk, document: Document) -> AlertOut:
+        text, language = alert.watched
         return cls(id=alert.id, watch_id=alert.watch_id, similarity=alert.similarity,
                    matched_at=alert.matched_at,
-                   watched=Passage(chunk_id=None, text=watched[0], language=watched[1]),
+                   watched=Passage(chunk_id=None, text=text, language=language),
                    found=Passage(chunk_id=chunk.id, text=chunk.text, language=chunk.language,
                                  provenance=chunk.provenance),
                    document=DocumentSummary.model_validate(

@@ -88,9 +88,7 @@ class WebhookSender:
             watch = self.kb.watcher.watch(alert.watch_id)
             if watch is None or not watch.webhook_url:
                 continue
-            watched = self.kb.watcher.watched_texts(watch.id)
-            shown = AlertOut.of(alert, watched[alert.passage] if alert.passage < len(watched)
-                                else ("", None), chunk, document)
+            shown = AlertOut.of(alert, chunk, document)
             with shown_as_answered(self.kb):
                 body = json.dumps(shown.model_dump(mode="json")).encode()
             error = self._post(watch.webhook_url, body, watch.secret, alert.id)

@@ -35,9 +35,9 @@ class WatchedPassage:
 
 
 @dataclass(frozen=True)
-class NewWatch:
-    """A watch to store. ``target_offices`` (casefolded) are the offices it may match; None
-    means every office but its home one."""
+class WatchTerms:
+    """What a watch asks for. ``target_offices`` (casefolded) are the offices it may match;
+    None means every office but its home one."""
 
     owner: str
     kind: WatchKind
@@ -47,20 +47,20 @@ class NewWatch:
     threshold: float
     delivery: Delivery
     webhook_url: str | None
+
+
+@dataclass(frozen=True)
+class NewWatch(WatchTerms):
+    """A watch to store, with the passages it watches."""
+
     passages: list[WatchedPassage]
 
 
 @dataclass(frozen=True)
-class Watch:
+class Watch(WatchTerms):
+    """A stored watch."""
+
     id: int
-    owner: str
-    kind: WatchKind
-    subject: dict
-    home_office: str | None
-    target_offices: tuple[str, ...] | None
-    threshold: float
-    delivery: Delivery
-    webhook_url: str | None
     secret: str
     feed_token: str
     created_at: str
@@ -81,7 +81,7 @@ class Alert:
     watch_id: int
     chunk_id: int
     document_id: int
-    passage: int
+    watched: tuple[str, str | None]  # the watched passage it matched: text, language
     similarity: float
     matched_at: str
     webhook_status: WebhookStatus
@@ -110,10 +110,12 @@ def insert_watch(db: sqlite3.Connection, new: NewWatch) -> int:
 
 def _watch(row: sqlite3.Row) -> Watch:
     targets = json.loads(row["target_offices"]) if row["target_offices"] else None
-    return Watch(row["id"], row["owner"], row["kind"], json.loads(row["subject"]),
-                 row["home_office"], tuple(targets) if targets is not None else None,
-                 row["threshold"], row["delivery"], row["webhook_url"], row["secret"],
-                 row["feed_token"], row["created_at"])
+    return Watch(owner=row["owner"], kind=row["kind"], subject=json.loads(row["subject"]),
+                 home_office=row["home_office"],
+                 target_offices=tuple(targets) if targets is not None else None,
+                 threshold=row["threshold"], delivery=row["delivery"],
+                 webhook_url=row["webhook_url"], id=row["id"], secret=row["secret"],
+                 feed_token=row["feed_token"], created_at=row["created_at"])
 
 
 def watch_rows(db: sqlite3.Connection, owner: str | None = None) -> list[Watch]:
@@ -132,24 +134,19 @@ def delete_watch(db: sqlite3.Connection, watch_id: int) -> bool:
     return db.execute("DELETE FROM watches WHERE id = ?", (watch_id,)).rowcount > 0
 
 
-def watched_passages(db: sqlite3.Connection, watch_id: int) -> list[tuple[str, str | None]]:
-    """The text and language of each passage a watch watches, in order."""
-    return [(r[0], r[1]) for r in db.execute(
-        "SELECT text, language FROM watch_vectors WHERE watch_id = ? ORDER BY passage",
-        (watch_id,))]
-
-
-# An alert names the passage that now holds its text: a document indexed again stores its
-# passages anew, under new ids.
+# An alert names the passage that now holds its text (a document indexed again stores its
+# passages anew, under new ids) and the watched passage it matched.
 _ALERTS = ("SELECT a.*, COALESCE((SELECT c.id FROM chunks c WHERE c.id = a.chunk_id), "
            "(SELECT MIN(c.id) FROM chunks c WHERE c.text_hash = a.text_hash), a.chunk_id) "
-           "AS live_chunk_id FROM watch_alerts a")
+           "AS live_chunk_id, v.text AS watched_text, v.language AS watched_language "
+           "FROM watch_alerts a LEFT JOIN watch_vectors v "
+           "ON v.watch_id = a.watch_id AND v.passage = a.passage")
 
 
 def _alert(row: sqlite3.Row) -> Alert:
     return Alert(row["id"], row["watch_id"], row["live_chunk_id"], row["document_id"],
-                 row["passage"], row["similarity"], row["matched_at"], row["webhook_status"],
-                 row["attempts"], row["last_error"])
+                 (row["watched_text"] or "", row["watched_language"]), row["similarity"],
+                 row["matched_at"], row["webhook_status"], row["attempts"], row["last_error"])
 
 
 def alerts_of(db: sqlite3.Connection, watch_id: int, limit: int = 100) -> list[Alert]:

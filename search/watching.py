@@ -33,7 +33,6 @@ from search.watches import (
     record_attempt,
     watch_by_id,
     watch_rows,
-    watched_passages,
 )
 
 
@@ -128,11 +127,6 @@ class Watcher:
     def remove(self, watch_id: int) -> bool:
         with self.database.connect() as db:
             return delete_watch(db, watch_id)
-
-    def watched_texts(self, watch_id: int) -> list[tuple[str, str | None]]:
-        """The passages a watch watches, in the order its alerts number them."""
-        with self.database.connect() as db:
-            return watched_passages(db, watch_id)
 
     def due_webhooks(self, now: str) -> list[tuple[Alert, Chunk, Document]]:
         """Alerts whose webhook is due, oldest first, with their passage and document."""

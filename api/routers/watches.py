@@ -39,10 +39,7 @@ def _own(kb: KnowledgeBase, watch_id: int, access: Access) -> Watch:
 
 
 def alerts_out(kb: KnowledgeBase, watch: Watch, limit: int = 100) -> list[AlertOut]:
-    watched = kb.watcher.watched_texts(watch.id)
-    return [AlertOut.of(alert, watched[alert.passage] if alert.passage < len(watched)
-                        else ("", None), chunk, document)
-            for alert, chunk, document in kb.watcher.alerts(watch.id, limit)]
+    return [AlertOut.of(*found) for found in kb.watcher.alerts(watch.id, limit)]
 
 
 @router.post("/watches", status_code=201, response_model=WatchCreated,
